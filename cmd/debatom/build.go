@@ -1,0 +1,15 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("build", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return errors.New("not implemented yet")
+}
