@@ -271,4 +271,3 @@ func BenchmarkSortIndex(b *testing.B) {
 		slices.SortFunc(c, Compare)
 	}
 }
-
