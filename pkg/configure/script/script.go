@@ -1,0 +1,263 @@
+// Package script reads the simple commands out of a maintainer script
+// without running it. Debian's postinst snippets (debhelper's and
+// hand-written ones) call helper programs with literal arguments, maybe
+// through a variable set at the top of the script; that much is recovered
+// here. Control flow is ignored: every command found is reported, and the
+// callers decide which ones a fresh installation would have run.
+package script
+
+import (
+	"strings"
+)
+
+// Command is one simple command: its words after quote removal and
+// expansion of the variables the script assigned at its top level.
+type Command struct {
+	Line int // 1-based line where the command starts
+	Args []string
+}
+
+// maxVars bounds the variables remembered, so hostile input stays cheap.
+const maxVars = 256
+
+// Parse returns the commands of a shell script in order. Variables that the
+// script never assigns, except DPKG_ROOT (empty during a normal
+// installation), are left as written ("$1"), so callers can tell them apart.
+func Parse(src []byte) []Command {
+	vars := map[string]string{"DPKG_ROOT": ""}
+	var out []Command
+	lines := strings.Split(string(src), "\n")
+	for i := 0; i < len(lines); i++ {
+		start := i + 1
+		line := lines[i]
+		// A trailing backslash continues the command on the next line.
+		for strings.HasSuffix(line, "\\") && i+1 < len(lines) {
+			i++
+			line = line[:len(line)-1] + " " + lines[i]
+		}
+		for _, words := range splitLine(line, vars) {
+			words = stripKeywords(words)
+			if len(words) == 0 {
+				continue
+			}
+			if len(words) == 1 {
+				if k, v, ok := assignment(words[0]); ok {
+					if len(vars) < maxVars {
+						vars[k] = v
+					}
+					continue
+				}
+			}
+			out = append(out, Command{Line: start, Args: words})
+		}
+	}
+	return out
+}
+
+// assignment recognises NAME=value.
+func assignment(w string) (string, string, bool) {
+	eq := strings.IndexByte(w, '=')
+	if eq <= 0 {
+		return "", "", false
+	}
+	for i, c := range w[:eq] {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return "", "", false
+		}
+	}
+	return w[:eq], w[eq+1:], true
+}
+
+// keywords that may precede a command on the same line.
+var keywords = map[string]bool{
+	"if": true, "then": true, "else": true, "elif": true, "do": true, "while": true,
+	"until": true, "!": true, "{": true, "}": true, "(": true, ")": true, "fi": true,
+	"done": true, "esac": true, "in_sysroot": true, "command": true,
+}
+
+func stripKeywords(w []string) []string {
+	for len(w) > 0 && (keywords[w[0]] || strings.HasSuffix(w[0], ")") && len(w) > 1 && !strings.Contains(w[0], "(")) {
+		w = w[1:]
+	}
+	// "case" patterns like "configure)" on their own are skipped above;
+	// a bare ";;" never reaches here.
+	return w
+}
+
+// splitLine splits one logical line into commands at ; && || | and drops
+// redirections and comments.
+func splitLine(line string, vars map[string]string) [][]string {
+	var cmds [][]string
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	flushWord := func() {
+		if inWord {
+			words = append(words, cur.String())
+		}
+		cur.Reset()
+		inWord = false
+	}
+	flushCmd := func() {
+		flushWord()
+		if len(words) > 0 {
+			cmds = append(cmds, dropRedirections(words))
+		}
+		words = nil
+	}
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '#' && !inWord:
+			flushCmd()
+			return cmds
+		case c == ' ' || c == '\t':
+			flushWord()
+		case c == '&' && i > 0 && (line[i-1] == '>' || line[i-1] == '<'):
+			cur.WriteByte(c) // 2>&1 is one redirection word
+		case c == ';' || c == '&' || c == '|':
+			flushCmd()
+			for i+1 < len(line) && (line[i+1] == ';' || line[i+1] == '&' || line[i+1] == '|') {
+				i++
+			}
+		case c == '\'':
+			inWord = true
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				cur.WriteString(line[i+1:])
+				i = len(line)
+				break
+			}
+			cur.WriteString(line[i+1 : i+1+j])
+			i += j + 1
+		case c == '"':
+			inWord = true
+			j := i + 1
+			for ; j < len(line) && line[j] != '"'; j++ {
+				if line[j] == '\\' && j+1 < len(line) {
+					j++
+					cur.WriteByte(line[j])
+					continue
+				}
+				if line[j] == '$' {
+					n, s := expand(line[j:], vars)
+					cur.WriteString(s)
+					j += n - 1
+					continue
+				}
+				cur.WriteByte(line[j])
+			}
+			i = j
+		case c == '\\' && i+1 < len(line):
+			inWord = true
+			i++
+			cur.WriteByte(line[i])
+		case c == '$':
+			inWord = true
+			n, s := expand(line[i:], vars)
+			cur.WriteString(s)
+			i += n - 1
+		default:
+			inWord = true
+			cur.WriteByte(c)
+		}
+	}
+	flushCmd()
+	return cmds
+}
+
+// expand reads one $NAME, ${NAME}, ${NAME:-x}, $(...) or $1 at the start
+// of s and returns the bytes consumed and the text to use.
+func expand(s string, vars map[string]string) (int, string) {
+	if len(s) < 2 {
+		return len(s), s
+	}
+	switch c := s[1]; {
+	case c == '{':
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return len(s), s
+		}
+		name, def := s[2:end], ""
+		hasDef := false
+		for _, op := range []string{":-", ":+", "-", "+"} {
+			if k := strings.Index(name, op); k > 0 {
+				if op == ":+" || op == "+" {
+					// ${DPKG_ROOT:+--root=...} is empty when the variable is.
+					if v := vars[name[:k]]; v == "" {
+						return end + 1, ""
+					}
+				}
+				name, def, hasDef = name[:k], name[k+len(op):], true
+				break
+			}
+		}
+		if v, ok := vars[name]; ok && (v != "" || !hasDef) {
+			return end + 1, v
+		}
+		if hasDef {
+			return end + 1, def
+		}
+		return end + 1, s[:end+1]
+	case c == '(':
+		depth := 0
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '(':
+				depth++
+			case ')':
+				depth--
+				if depth == 0 {
+					return i + 1, s[:i+1]
+				}
+			}
+		}
+		return len(s), s
+	case c >= '0' && c <= '9' || c == '@' || c == '*' || c == '#' || c == '?':
+		return 2, s[:2]
+	default:
+		i := 1
+		for i < len(s) && (s[i] == '_' || s[i] >= 'A' && s[i] <= 'Z' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= '0' && s[i] <= '9') {
+			i++
+		}
+		if i == 1 {
+			return 1, "$"
+		}
+		if v, ok := vars[s[1:i]]; ok {
+			return i, v
+		}
+		return i, s[:i]
+	}
+}
+
+// dropRedirections removes ">/dev/null", "2>&1", "> file" and the like.
+func dropRedirections(w []string) []string {
+	out := w[:0:0]
+	for i := 0; i < len(w); i++ {
+		x := strings.TrimLeft(w[i], "0123456789")
+		if strings.HasPrefix(x, ">") || strings.HasPrefix(x, "<") {
+			if x == ">" || x == ">>" || x == "<" {
+				i++ // the file name is the next word
+			}
+			continue
+		}
+		out = append(out, w[i])
+	}
+	return out
+}
+
+// Calls returns the commands whose program (first word, path stripped) is
+// name, with the program word removed.
+func Calls(cmds []Command, name string) []Command {
+	var out []Command
+	for _, c := range cmds {
+		prog := c.Args[0]
+		if k := strings.LastIndexByte(prog, '/'); k >= 0 {
+			prog = prog[k+1:]
+		}
+		if prog == name {
+			out = append(out, Command{Line: c.Line, Args: c.Args[1:]})
+		}
+	}
+	return out
+}
