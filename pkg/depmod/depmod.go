@@ -56,6 +56,11 @@ type Options struct {
 	// be read is then kept without aliases, symbols or dependencies (what
 	// depmod does) instead of failing Load.
 	Warnf func(format string, args ...any)
+	// Only, when set, limits Load to the modules it accepts (by Name): an
+	// initramfs needs a few dozen of a kernel's thousand modules, and
+	// decompressing the rest is most of depmod's time. The caller must
+	// accept every dependency of what it accepts (see ParseDep).
+	Only func(name string) bool
 }
 
 // Module is one module file of the tree.
@@ -101,6 +106,9 @@ func Load(ctx context.Context, fsys fs.FS, kver string, opts Options) (*Tree, er
 	paths, err := findModules(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("depmod: kernel %s: %w", kver, err)
+	}
+	if opts.Only != nil {
+		paths = slices.DeleteFunc(paths, func(p string) bool { return !opts.Only(ModuleName(p)) })
 	}
 	t := &Tree{KVer: kver, opts: opts}
 	for _, f := range []struct {
@@ -304,6 +312,28 @@ func (t *Tree) Find(name string) *Module {
 		}
 	}
 	return nil
+}
+
+// ParseDep reads a modules.dep file into module path → dependency paths.
+func ParseDep(b []byte) (map[string][]string, error) {
+	out := map[string][]string{}
+	for n, line := range strings.Split(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		mod, deps, ok := strings.Cut(line, ":")
+		if !ok || mod == "" || !isModuleName(path.Base(mod)) {
+			return nil, fmt.Errorf("modules.dep line %d: not \"module: deps\": %.80q", n+1, line)
+		}
+		fields := strings.Fields(deps)
+		for _, d := range fields {
+			if !isModuleName(path.Base(d)) {
+				return nil, fmt.Errorf("modules.dep line %d: %.80q is not a module file", n+1, d)
+			}
+		}
+		out[mod] = fields
+	}
+	return out, nil
 }
 
 // graph is depmod's dependency computation over t.Modules.

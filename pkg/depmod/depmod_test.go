@@ -435,3 +435,44 @@ func BenchmarkCloudKernel(b *testing.B) {
 		}
 	}
 }
+
+func TestParseDep(t *testing.T) {
+	files, err := Generate(context.Background(), os.DirFS("testdata/tree"), testKVer, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, err := ParseDep(files["modules.dep"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := deps["kernel/crypto/async_tx/async_memcpy.ko.xz"]; !slices.Equal(got, []string{"kernel/crypto/async_tx/async_tx.ko.xz"}) {
+		t.Errorf("async_memcpy deps = %v", got)
+	}
+	if len(deps) != 4 {
+		t.Errorf("%d modules, want 4", len(deps))
+	}
+	for _, bad := range []string{"no colon here\n", "kernel/a.ko: notamodule\n", ": kernel/a.ko\n"} {
+		if _, err := ParseDep([]byte(bad)); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseDep(%q) = %v, want a one-line error", bad, err)
+		}
+	}
+}
+
+func FuzzParseDep(f *testing.F) {
+	f.Add([]byte("kernel/a.ko.xz: kernel/b.ko.xz\nkernel/b.ko.xz:\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := ParseDep(b); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("multi-line error %q", err)
+		}
+	})
+}
+
+func TestOnly(t *testing.T) {
+	tr, err := Load(context.Background(), os.DirFS("testdata/tree"), testKVer, Options{Only: func(n string) bool { return n != "cordic" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Modules) != 3 || tr.Find("cordic") != nil || tr.Find("async_tx") == nil {
+		t.Errorf("modules %v", tr.Modules)
+	}
+}
