@@ -58,30 +58,40 @@ type Package struct {
 	// MD5Sums lists the md5sums file, in file order. Paths are relative
 	// ("usr/bin/ls"), as dpkg writes them.
 	MD5Sums []MD5Sum
-	// Files holds every regular file of control.tar by base name
-	// ("control", "md5sums", "postinst", "triggers", "shlibs", ...), so
-	// later stages can act on maintainer scripts and install them as
-	// dpkg would under /var/lib/dpkg/info.
-	Files map[string][]byte
+	// Files holds every regular file of control.tar ("control",
+	// "md5sums", "postinst", "triggers", "shlibs", ...) sorted by name, so
+	// later stages can act on maintainer scripts and install them as dpkg
+	// would under /var/lib/dpkg/info. A slice, not a map, so that encoding
+	// a Package gives the same bytes every time.
+	Files []ControlFile
 	// ControlCompression and DataCompression name the members'
 	// compression ("xz", "zstd", "gzip", "bzip2", "lzma" or "none").
 	ControlCompression, DataCompression string
 }
 
-// Script returns the maintainer script or control file name ("postinst",
+// ControlFile is one file of control.tar.
+type ControlFile struct {
+	Name string // base name: "postinst"
+	Data []byte
+	Mode int64 // permission bits, as in the tar header
+}
+
+// File returns the maintainer script or control file name ("postinst",
 // "config", "templates", ...) and whether the package has it.
-func (p *Package) Script(name string) ([]byte, bool) {
-	b, ok := p.Files[name]
-	return b, ok
+func (p *Package) File(name string) ([]byte, bool) {
+	i := sort.Search(len(p.Files), func(i int) bool { return p.Files[i].Name >= name })
+	if i < len(p.Files) && p.Files[i].Name == name {
+		return p.Files[i].Data, true
+	}
+	return nil, false
 }
 
 // FileNames returns the names in Files in byte order.
 func (p *Package) FileNames() []string {
-	out := make([]string, 0, len(p.Files))
-	for n := range p.Files {
-		out = append(out, n)
+	out := make([]string, len(p.Files))
+	for i, f := range p.Files {
+		out[i] = f.Name
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -229,7 +239,7 @@ func readControl(p *Package, a *ar.Reader, name, member, comp string) error {
 	}
 	lr := &limitedReader{r: r, left: MaxControlSize}
 	tr := tar.NewReader(lr)
-	p.Files = map[string][]byte{}
+	seen := map[string]bool{}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -253,7 +263,7 @@ func readControl(p *Package, a *ar.Reader, name, member, comp string) error {
 			finish()
 			return fmt.Errorf("%s: %s: %s is %d bytes, over the %d-byte limit", name, member, base, h.Size, maxControlFile)
 		}
-		if _, dup := p.Files[base]; dup {
+		if seen[base] {
 			finish()
 			return fmt.Errorf("%s: %s: %s appears twice", name, member, base)
 		}
@@ -262,17 +272,19 @@ func readControl(p *Package, a *ar.Reader, name, member, comp string) error {
 			finish()
 			return fmt.Errorf("%s: %s: %s: %w", name, member, base, tarError(err, lr))
 		}
-		p.Files[base] = b
+		seen[base] = true
+		p.Files = append(p.Files, ControlFile{Name: base, Data: b, Mode: h.Mode & 0o7777})
 	}
 	if err := finish(); err != nil {
 		return err
 	}
+	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Name < p.Files[j].Name })
 	return parseControlFiles(p, name)
 }
 
 // parseControlFiles fills the typed fields of p from p.Files.
 func parseControlFiles(p *Package, name string) error {
-	cb, ok := p.Files["control"]
+	cb, ok := p.File("control")
 	if !ok {
 		return fmt.Errorf("%s: control.tar has no control file", name)
 	}
@@ -293,7 +305,7 @@ func parseControlFiles(p *Package, name string) error {
 			return fmt.Errorf("%s: control file has no %s field", name, f.field)
 		}
 	}
-	if b, ok := p.Files["conffiles"]; ok {
+	if b, ok := p.File("conffiles"); ok {
 		for i, line := range lines(b) {
 			c := Conffile{Path: line}
 			if rest, ok := strings.CutPrefix(line, "remove-on-upgrade "); ok {
@@ -305,7 +317,7 @@ func parseControlFiles(p *Package, name string) error {
 			p.Conffiles = append(p.Conffiles, c)
 		}
 	}
-	if b, ok := p.Files["md5sums"]; ok {
+	if b, ok := p.File("md5sums"); ok {
 		for i, line := range lines(b) {
 			sum, path, ok := strings.Cut(line, " ")
 			path = strings.TrimLeft(path, " *")

@@ -72,7 +72,7 @@ func TestCompressions(t *testing.T) {
 			if p.ControlCompression != comp || p.DataCompression != comp {
 				t.Errorf("compression = %s/%s, want %s", p.ControlCompression, p.DataCompression, comp)
 			}
-			if s, ok := p.Script("postinst"); !ok || string(s) != files["postinst"] {
+			if s, ok := p.File("postinst"); !ok || string(s) != files["postinst"] {
 				t.Errorf("postinst = %q", s)
 			}
 			wantConf := []Conffile{{Path: "/etc/a"}, {Path: "/etc/b", RemoveOnUpgrade: true}}
@@ -339,7 +339,7 @@ func TestArchiveAgainstDpkgDeb(t *testing.T) {
 				}
 				n++
 				body, _ := io.ReadAll(tr)
-				if !bytes.Equal(p.Files[strings.TrimPrefix(h.Name, "./")], body) {
+				if mine, _ := p.File(strings.TrimPrefix(h.Name, "./")); !bytes.Equal(mine, body) {
 					t.Errorf("control file %s differs from dpkg-deb's", h.Name)
 				}
 			}
