@@ -1,0 +1,396 @@
+package resolve
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// This file replays apt's marking. Names in comments refer to apt's
+// apt-pkg/depcache.cc and apt-private/private-install.cc (apt 2.6–3.0).
+
+// aptInstall does what `apt-get install` does with its package list:
+// first every requested package is marked for installation without its
+// dependencies (TryToInstall), so requested packages satisfy each other;
+// then each, in the same order, gets its dependencies installed
+// (doAutoInstall → MarkInstall with AutoInst).
+func (r *resolver) aptInstall(list []*node) error {
+	for _, n := range list {
+		if r.installed[n.pkg.Name] != n {
+			r.mark(n)
+		}
+	}
+	for _, n := range list {
+		if r.installed[n.pkg.Name] == n {
+			continue
+		}
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		if ok, why := r.processDeps(n, true); !ok {
+			return fmt.Errorf("cannot install %s: %s", n.pkg.Name, why)
+		}
+	}
+	return nil
+}
+
+// install is MarkInstall(Pkg, AutoInst=true, FromUser=false): mark the
+// candidate, then its dependencies depth-first; if one cannot be satisfied
+// the candidate (but not what was already installed for it, as in apt) is
+// unmarked again.
+func (r *resolver) install(n *node) (bool, string) {
+	name := n.pkg.Name
+	if r.marked[name] == n || (r.marked[name] == nil && r.installed[name] == n) {
+		return true, ""
+	}
+	r.steps++
+	if r.steps&1023 == 0 {
+		if err := r.ctx.Err(); err != nil {
+			return false, err.Error()
+		}
+	}
+	if why := r.conflict(n); why != "" {
+		return false, why
+	}
+	r.mark(n)
+	if ok, why := r.processDeps(n, false); !ok {
+		r.unmark(n)
+		return false, why
+	}
+	return true, ""
+}
+
+// processDeps is MarkInstall_InstallDependencies. For a requested package
+// (fromUser) a failed dependency does not stop the others, as in apt; the
+// first failure is reported.
+func (r *resolver) processDeps(n *node, fromUser bool) (bool, string) {
+	if err := r.parse(n); err != nil {
+		return false, err.Error()
+	}
+	var first string
+	for _, d := range n.deps {
+		if !d.critical && r.installed[n.pkg.Name] == n {
+			continue // apt ignores old unsatisfied Recommends of installed packages
+		}
+		g := r.applicable(d.g)
+		if len(g) == 0 || r.satisfied(g) {
+			continue
+		}
+		sols, reasons := r.solutions(g)
+		found := false
+		for _, s := range sols {
+			ok, why := r.install(s)
+			if ok {
+				found = true
+				break
+			}
+			reasons = append(reasons, why)
+		}
+		if found || !d.critical {
+			continue
+		}
+		why := fmt.Sprintf("%s %s %s; %s", n.pkg.Name, verbs[d.field], d.g, strings.Join(reasons, ", "))
+		if !fromUser {
+			return false, why
+		}
+		if first == "" {
+			first = why
+		}
+	}
+	return first == "", first
+}
+
+var verbs = map[string]string{
+	"Pre-Depends": "pre-depends on",
+	"Depends":     "depends on",
+	"Recommends":  "recommends",
+	"Conflicts":   "conflicts with",
+	"Breaks":      "breaks",
+}
+
+// parse reads a node's relationship fields on first use.
+func (r *resolver) parse(n *node) error {
+	if n.parsed {
+		return n.parseError
+	}
+	n.parsed = true
+	fields := []struct {
+		name, text string
+		critical   bool
+	}{
+		{"Pre-Depends", n.pkg.PreDepends, true},
+		{"Depends", n.pkg.Depends, true},
+	}
+	if r.recommends {
+		fields = append(fields, struct {
+			name, text string
+			critical   bool
+		}{"Recommends", n.pkg.Recommends, false})
+	}
+	for _, f := range fields {
+		gs, err := ParseRelations(f.text)
+		if err != nil {
+			n.parseError = fmt.Errorf("package %s %s: %s: %w", n.pkg.Name, n.pkg.Version, f.name, err)
+			return n.parseError
+		}
+		for _, g := range gs {
+			n.deps = append(n.deps, dep{g: g, critical: f.critical, field: f.name})
+		}
+	}
+	for _, f := range []struct {
+		name, text string
+		out        *[]Relation
+	}{{"Conflicts", n.pkg.Conflicts, &n.conflicts}, {"Breaks", n.pkg.Breaks, &n.breaks}} {
+		gs, err := ParseRelations(f.text)
+		if err != nil {
+			n.parseError = fmt.Errorf("package %s %s: %s: %w", n.pkg.Name, n.pkg.Version, f.name, err)
+			return n.parseError
+		}
+		for _, g := range gs {
+			for _, rel := range g {
+				if rel.AppliesTo(r.arch) {
+					*f.out = append(*f.out, rel)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// applicable drops alternatives restricted to other architectures or
+// build profiles (never present in binary indexes, but tolerated).
+func (r *resolver) applicable(g Group) Group {
+	for _, rel := range g {
+		if !rel.AppliesTo(r.arch) {
+			out := make(Group, 0, len(g))
+			for _, rel := range g {
+				if rel.AppliesTo(r.arch) {
+					out = append(out, rel)
+				}
+			}
+			return out
+		}
+	}
+	return g
+}
+
+func (r *resolver) mark(n *node) {
+	if old := r.marked[n.pkg.Name]; old != nil {
+		r.unmark(old)
+	}
+	r.marked[n.pkg.Name] = n
+	r.index(n)
+}
+
+func (r *resolver) unmark(n *node) {
+	delete(r.marked, n.pkg.Name)
+	for _, p := range n.provides {
+		r.provided[p.Name] = slices.DeleteFunc(r.provided[p.Name], func(x provision) bool { return x.by == n })
+	}
+	r.parse(n)
+	for _, rel := range append(slices.Clone(n.conflicts), n.breaks...) {
+		r.neg[rel.Name] = slices.DeleteFunc(r.neg[rel.Name], func(x negRel) bool { return x.by == n })
+	}
+}
+
+// index records what a selected package provides, conflicts with and
+// breaks, so that satisfaction and conflict checks are map lookups.
+func (r *resolver) index(n *node) {
+	for _, p := range n.provides {
+		r.provided[p.Name] = append(r.provided[p.Name], provision{by: n, version: p.Version})
+	}
+	if r.parse(n) != nil {
+		return // reported when its dependencies are processed
+	}
+	for _, rel := range n.conflicts {
+		r.neg[rel.Name] = append(r.neg[rel.Name], negRel{by: n, rel: rel, field: "Conflicts"})
+	}
+	for _, rel := range n.breaks {
+		r.neg[rel.Name] = append(r.neg[rel.Name], negRel{by: n, rel: rel, field: "Breaks"})
+	}
+}
+
+// selected is the version that will be on the system: marked, else
+// installed.
+func (r *resolver) selected(name string) *node {
+	if n := r.marked[name]; n != nil {
+		return n
+	}
+	return r.installed[name]
+}
+
+// archOK says whether node n may satisfy rel as far as architecture
+// qualifiers go. Only the native architecture (and "all") is loaded, so a
+// qualifier naming another architecture is never satisfied, and ":any"
+// needs Multi-Arch: allowed, as in dpkg and apt.
+func (r *resolver) archOK(rel Relation, n *node) bool {
+	switch rel.Arch {
+	case "", "native", r.arch:
+		return true
+	case "any":
+		return n.pkg.MultiArch == "allowed"
+	}
+	return false
+}
+
+func provSatisfies(rel Relation, p provision) bool {
+	if rel.Op == OpNone {
+		return true
+	}
+	// A versioned relation is only met by a versioned Provides.
+	return p.version != "" && rel.Satisfies(p.version)
+}
+
+// satisfied is apt's DepInstall check over an OR-group.
+func (r *resolver) satisfied(g Group) bool {
+	for _, rel := range g {
+		if n := r.selected(rel.Name); n != nil && rel.Satisfies(n.pkg.Version) && r.archOK(rel, n) {
+			return true
+		}
+		for _, p := range r.provided[rel.Name] {
+			if provSatisfies(rel, p) && r.archOK(rel, p.by) && r.selected(p.by.pkg.Name) == p.by {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// solutions is getAllPossibleSolutions: per alternative, in order, the
+// candidates that satisfy it (the package itself and its providers) sorted
+// by CompareProviders; installed packages of all alternatives go first.
+// It also says why alternatives with no candidate have none.
+func (r *resolver) solutions(g Group) ([]*node, []string) {
+	var inst, fresh []*node
+	var reasons []string
+	for _, rel := range g {
+		var list []*node
+		if c := r.cand[rel.Name]; c != nil && rel.Satisfies(c.pkg.Version) && r.archOK(rel, c) {
+			list = append(list, c)
+		}
+		for _, p := range r.providers[rel.Name] {
+			if provSatisfies(rel, p) && r.archOK(rel, p.by) {
+				list = append(list, p.by)
+			}
+		}
+		if len(list) == 0 {
+			reasons = append(reasons, r.why(rel))
+			continue
+		}
+		slices.SortFunc(list, r.compareProviders(rel.Name))
+		for _, n := range list {
+			if r.installed[n.pkg.Name] != nil {
+				inst = append(inst, n)
+			} else {
+				fresh = append(fresh, n)
+			}
+		}
+	}
+	return slices.Compact(append(inst, fresh...)), reasons
+}
+
+// compareProviders is apt's CompareProviders for a single architecture:
+// installed first, then the package named by the dependency itself, then
+// Essential, then "Important: yes", then the more important Priority, and
+// last the higher cache ID.
+func (r *resolver) compareProviders(target string) func(a, b *node) int {
+	return func(a, b *node) int {
+		if ai, bi := r.installed[a.pkg.Name] != nil, r.installed[b.pkg.Name] != nil; ai != bi {
+			return boolFirst(ai)
+		}
+		if at, bt := a.pkg.Name == target, b.pkg.Name == target; at != bt {
+			return boolFirst(at)
+		}
+		if a.pkg.Essential != b.pkg.Essential {
+			return boolFirst(a.pkg.Essential)
+		}
+		if ai, bi := important(a), important(b); ai != bi {
+			return boolFirst(ai)
+		}
+		if a.prio != b.prio {
+			return a.prio - b.prio
+		}
+		return b.id - a.id
+	}
+}
+
+func boolFirst(a bool) int {
+	if a {
+		return -1
+	}
+	return 1
+}
+
+func important(n *node) bool {
+	return n.pkg.Paragraph != nil && n.pkg.Paragraph.Get("Important") == "yes"
+}
+
+// why explains why no candidate satisfies rel.
+func (r *resolver) why(rel Relation) string {
+	name := rel.Name
+	switch {
+	case rel.Arch != "" && rel.Arch != "any" && rel.Arch != "native" && rel.Arch != r.arch:
+		return fmt.Sprintf("%s:%s needs architecture %s, which is not configured (only %s)", name, rel.Arch, rel.Arch, r.arch)
+	case r.excluded[name]:
+		return name + " is excluded"
+	}
+	c := r.cand[name]
+	if c == nil && len(r.providers[name]) == 0 {
+		if a, ok := r.foreign[name]; ok {
+			return fmt.Sprintf("%s exists only for architecture %s", name, a)
+		}
+		return name + " is not in the index"
+	}
+	if rel.Arch == "any" && (c == nil || c.pkg.MultiArch != "allowed") {
+		return fmt.Sprintf("%s is not Multi-Arch: allowed, so %s:any cannot be met", name, name)
+	}
+	if c != nil {
+		return fmt.Sprintf("no %s %s %s (have %s)", name, rel.Op, rel.Version, strings.Join(r.versionList(name), ", "))
+	}
+	var by []string
+	for _, p := range r.providers[name] {
+		v := p.version
+		if v == "" {
+			v = "unversioned"
+		}
+		by = append(by, p.by.pkg.Name+" "+v)
+	}
+	return fmt.Sprintf("no provider of %s has a version %s %s (provided by %s)", name, rel.Op, rel.Version, strings.Join(by, ", "))
+}
+
+// conflict reports a Conflicts or Breaks between n and the selected
+// packages, in either direction, as a sentence naming both; "" if none.
+// dpkg ignores a package's relations with itself.
+func (r *resolver) conflict(n *node) string {
+	if err := r.parse(n); err != nil {
+		return err.Error()
+	}
+	for _, f := range []struct {
+		field string
+		rels  []Relation
+	}{{"Conflicts", n.conflicts}, {"Breaks", n.breaks}} {
+		for _, rel := range f.rels {
+			if s := r.selected(rel.Name); s != nil && s.pkg.Name != n.pkg.Name && rel.Satisfies(s.pkg.Version) && r.archOK(rel, s) {
+				return fmt.Sprintf("%s %s %s %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], s.pkg.Name, rel)
+			}
+			for _, p := range r.provided[rel.Name] {
+				if p.by.pkg.Name != n.pkg.Name && provSatisfies(rel, p) && r.archOK(rel, p.by) {
+					return fmt.Sprintf("%s %s %s %s, which provides %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], p.by.pkg.Name, rel.Name, rel)
+				}
+			}
+		}
+	}
+	for _, x := range r.neg[n.pkg.Name] {
+		if x.by.pkg.Name != n.pkg.Name && x.rel.Satisfies(n.pkg.Version) && r.archOK(x.rel, n) {
+			return fmt.Sprintf("%s %s %s %s %s (%s)", x.by.pkg.Name, x.by.pkg.Version, verbs[x.field], n.pkg.Name, n.pkg.Version, x.rel)
+		}
+	}
+	for _, p := range n.provides {
+		for _, x := range r.neg[p.Name] {
+			if x.by.pkg.Name != n.pkg.Name && provSatisfies(x.rel, provision{by: n, version: p.Version}) && r.archOK(x.rel, n) {
+				return fmt.Sprintf("%s %s %s %s, which %s provides (%s)", x.by.pkg.Name, x.by.pkg.Version, verbs[x.field], p.Name, n.pkg.Name, x.rel)
+			}
+		}
+	}
+	return ""
+}
