@@ -270,7 +270,7 @@ func TestReadRejects(t *testing.T) {
 			// The file's chain (clusters 4…9) points back at its start.
 			binary.LittleEndian.PutUint32(m[fat+4*6:], 4)
 		}, "loops back"},
-		"short chain": {func(m mem) { binary.LittleEndian.PutUint32(m[fat+4*6:], fatEOC) }, "shorter than"},
+		"short chain":   {func(m mem) { binary.LittleEndian.PutUint32(m[fat+4*6:], fatEOC) }, "shorter than"},
 		"free in chain": {func(m mem) { binary.LittleEndian.PutUint32(m[fat+4*5:], 0) }, "invalid cluster"},
 	}
 	for name, c := range cases {
