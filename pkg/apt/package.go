@@ -3,6 +3,7 @@ package apt
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/debatom/debatom/pkg/deb822"
 )
@@ -45,42 +46,145 @@ type Package struct {
 // ID is "name version arch", the form plans are printed in.
 func (p *Package) ID() string { return p.Name + " " + p.Version + " " + p.Architecture }
 
-// PackageFromParagraph picks the fields out of one Packages stanza.
-func PackageFromParagraph(para *deb822.Paragraph) (*Package, error) {
-	p := &Package{
-		Name:         para.Get("Package"),
-		Version:      para.Get("Version"),
-		Architecture: para.Get("Architecture"),
-		MultiArch:    para.Get("Multi-Arch"),
-		Essential:    para.Get("Essential") == "yes",
-		Priority:     para.Get("Priority"),
-		Section:      para.Get("Section"),
-		Source:       para.Get("Source"),
-		Filename:     para.Get("Filename"),
-		SHA256:       para.Get("SHA256"),
-		PreDepends:   para.Get("Pre-Depends"),
-		Depends:      para.Get("Depends"),
-		Recommends:   para.Get("Recommends"),
-		Suggests:     para.Get("Suggests"),
-		Conflicts:    para.Get("Conflicts"),
-		Breaks:       para.Get("Breaks"),
-		Replaces:     para.Get("Replaces"),
-		Provides:     para.Get("Provides"),
-		Paragraph:    para,
+// The fields PackageFromParagraph picks out, in the order of pickedNames.
+const (
+	fPackage = iota
+	fVersion
+	fArchitecture
+	fMultiArch
+	fEssential
+	fPriority
+	fSection
+	fSource
+	fFilename
+	fSHA256
+	fPreDepends
+	fDepends
+	fRecommends
+	fSuggests
+	fConflicts
+	fBreaks
+	fReplaces
+	fProvides
+	fSize
+	fInstalledSize
+	fNone = -1
+)
+
+var pickedNames = [...]string{
+	"Package", "Version", "Architecture", "Multi-Arch", "Essential", "Priority", "Section", "Source",
+	"Filename", "SHA256", "Pre-Depends", "Depends", "Recommends", "Suggests", "Conflicts", "Breaks",
+	"Replaces", "Provides", "Size", "Installed-Size",
+}
+
+// pickedField maps a field name (any case) to its f* constant, or fNone.
+func pickedField(name string) int {
+	for i, n := range pickedNames {
+		if len(n) == len(name) && strings.EqualFold(n, name) {
+			return i
+		}
 	}
+	return fNone
+}
+
+// set stores one picked field; it reports false for a field seen before,
+// because Paragraph.Get (and dpkg) take the first occurrence.
+func (p *Package) set(f int, v string, seen *uint32) {
+	if f == fNone || *seen&(1<<f) != 0 {
+		return
+	}
+	*seen |= 1 << f
+	switch f {
+	case fPackage:
+		p.Name = v
+	case fVersion:
+		p.Version = v
+	case fArchitecture:
+		p.Architecture = v
+	case fMultiArch:
+		p.MultiArch = v
+	case fEssential:
+		p.Essential = v == "yes"
+	case fPriority:
+		p.Priority = v
+	case fSection:
+		p.Section = v
+	case fSource:
+		p.Source = v
+	case fFilename:
+		p.Filename = v
+	case fSHA256:
+		p.SHA256 = v
+	case fPreDepends:
+		p.PreDepends = v
+	case fDepends:
+		p.Depends = v
+	case fRecommends:
+		p.Recommends = v
+	case fSuggests:
+		p.Suggests = v
+	case fConflicts:
+		p.Conflicts = v
+	case fBreaks:
+		p.Breaks = v
+	case fReplaces:
+		p.Replaces = v
+	case fProvides:
+		p.Provides = v
+	case fSize:
+		p.Size = -2 // parsed in check, so the error can name the package
+	case fInstalledSize:
+		p.InstalledSize = -2
+	}
+}
+
+// check validates the picked fields and parses the numeric ones.
+func (p *Package) check(para *deb822.Paragraph) error {
 	if p.Name == "" || p.Version == "" || p.Architecture == "" {
-		return nil, fmt.Errorf("stanza at line %d lacks Package, Version or Architecture", para.Line)
+		return fmt.Errorf("stanza at line %d lacks Package, Version or Architecture", para.Line)
 	}
 	var err error
-	if s := para.Get("Size"); s != "" {
+	if p.Size == -2 {
+		s := para.Get("Size")
 		if p.Size, err = strconv.ParseInt(s, 10, 64); err != nil || p.Size < 0 {
-			return nil, fmt.Errorf("package %s: bad Size %q", p.Name, s)
+			return fmt.Errorf("package %s: bad Size %q", p.Name, s)
 		}
 	}
-	if s := para.Get("Installed-Size"); s != "" {
+	if p.InstalledSize == -2 {
+		s := para.Get("Installed-Size")
 		if p.InstalledSize, err = strconv.ParseInt(s, 10, 64); err != nil || p.InstalledSize < 0 {
-			return nil, fmt.Errorf("package %s: bad Installed-Size %q", p.Name, s)
+			return fmt.Errorf("package %s: bad Installed-Size %q", p.Name, s)
 		}
+	}
+	return nil
+}
+
+// PackageFromParagraph picks the fields out of one Packages stanza.
+func PackageFromParagraph(para *deb822.Paragraph) (*Package, error) {
+	p := &Package{Paragraph: para}
+	if err := p.fill(para, nil); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// fill picks p's fields out of para in one pass over its fields. names, when
+// not nil, caches pickedField per field name (index files repeat a few dozen
+// names 68,000 times).
+func (p *Package) fill(para *deb822.Paragraph, names map[string]int) error {
+	var seen uint32
+	for _, f := range para.Fields {
+		var k int
+		if names != nil {
+			var ok bool
+			if k, ok = names[f.Name]; !ok {
+				k = pickedField(f.Name)
+				names[f.Name] = k
+			}
+		} else {
+			k = pickedField(f.Name)
+		}
+		p.set(k, f.Value, &seen)
+	}
+	return p.check(para)
 }

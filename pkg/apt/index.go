@@ -1,0 +1,428 @@
+package apt
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/debatom/debatom/pkg/deb822"
+)
+
+// Options controls LoadIndex and the Fetcher.
+type Options struct {
+	// CacheDir holds parsed indexes (CacheDir/indexes) and packages
+	// (CacheDir/debs/sha256). Empty: nothing is cached.
+	CacheDir string
+	// Arch is the build architecture; default "amd64".
+	Arch string
+	// HTTPClient is used for http and https mirrors; nil: a keep-alive client.
+	HTTPClient *http.Client
+	// Now is the clock for signature and Valid-Until checks; nil: time.Now.
+	Now func() time.Time
+	// AllowExpired accepts a Release past its Valid-Until (apt's
+	// Check-Valid-Until=false), for old snapshots.
+	AllowExpired bool
+	// StallTimeout abandons a transfer that gets no byte for this long;
+	// zero: DefaultStallTimeout.
+	StallTimeout time.Duration
+	// Progress, when set, is told what is happening.
+	Progress func(Progress)
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Options) arch() string {
+	if o.Arch == "" {
+		return "amd64"
+	}
+	return o.Arch
+}
+
+func (o *Options) report(p Progress) {
+	if o.Progress != nil {
+		o.Progress(p)
+	}
+}
+
+// Progress describes one step of loading or fetching, for a display.
+type Progress struct {
+	Stage       string // "index", "cached-index", "download"
+	Name        string // URL or package
+	Done, Total int64  // bytes
+	Files       int    // files finished
+	TotalFiles  int
+	Rate        float64 // bytes per second
+	ETA         time.Duration
+}
+
+// Index is the package universe of a set of sources: every stanza of their
+// Packages files, each with Origin set, plus what was verified on the way.
+type Index struct {
+	Packages []*Package
+	Sources  []*SourceIndex
+}
+
+// SourceIndex is what one source contributed.
+type SourceIndex struct {
+	Source    Source
+	Release   *Release
+	InRelease []byte   // the verified InRelease file, byte for byte
+	Signers   []string // fingerprints of the keys whose signatures verified
+	Files     []IndexFile
+}
+
+// IndexFile is one Packages file that was read.
+type IndexFile struct {
+	Component, Arch string
+	Path            string // relative to dists/<suite>/, e.g. main/binary-amd64/Packages.xz
+	SHA256          string
+	Size            int64
+	Packages        int
+}
+
+// LoadIndex fetches, verifies and parses the indexes of sources. Every
+// InRelease must carry a good signature from the source's keyring; every
+// index must match the SHA256 the signed Release gives for it before it is
+// decompressed. Parsed indexes are cached under opts.CacheDir keyed by that
+// SHA256, so a warm run neither decompresses nor parses.
+func LoadIndex(ctx context.Context, sources []Source, opts Options) (*Index, error) {
+	if len(sources) == 0 {
+		return nil, errors.New("no sources given")
+	}
+	c := newClient(opts.HTTPClient, opts.StallTimeout)
+	ix := &Index{}
+	for _, src := range sources {
+		si, pkgs, err := loadSource(ctx, c, src, &opts)
+		if err != nil {
+			return nil, err
+		}
+		ix.Sources = append(ix.Sources, si)
+		ix.Packages = append(ix.Packages, pkgs...)
+	}
+	return ix, nil
+}
+
+// SourceKeyring loads the keys a source trusts.
+func SourceKeyring(src Source) (*Keyring, error) {
+	var kr *Keyring
+	if src.Keyring != "" {
+		k, err := LoadKeyring(src.Keyring)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", src, err)
+		}
+		kr = k
+	}
+	if src.SignedBy != "" {
+		k, err := ParseKeyring([]byte(src.SignedBy), "inline Signed-By")
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", src, err)
+		}
+		if kr == nil {
+			kr = k
+		} else {
+			kr = kr.Merge(k)
+		}
+	}
+	if kr == nil {
+		return nil, fmt.Errorf("source %s has no keyring: give one (--keyring FILE)", src)
+	}
+	return kr, nil
+}
+
+// maxInRelease bounds what is read before the signature is checked.
+const maxInRelease = 64 << 20
+
+// fetchRelease downloads, verifies and parses a source's InRelease.
+func fetchRelease(ctx context.Context, c *client, src Source, opts *Options) (*SourceIndex, error) {
+	kr, err := SourceKeyring(src)
+	if err != nil {
+		return nil, err
+	}
+	u := src.URL + "/dists/" + src.Suite + "/InRelease"
+	data, err := c.fetchBytes(ctx, u, maxInRelease)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%s is missing: is %q a suite of %s? (%w)", u, src.Suite, src.URL, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := opts.now()
+	plain, signers, err := VerifyInRelease(data, u, kr, now)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := ParseRelease(plain, u)
+	if err != nil {
+		return nil, err
+	}
+	if src.Suite != rel.Suite && src.Suite != rel.Codename {
+		// A validly signed Release of another suite (an older one, say)
+		// must not be accepted in its place.
+		return nil, fmt.Errorf("%s is signed for suite %q (codename %q), not %q", u, rel.Suite, rel.Codename, src.Suite)
+	}
+	if !rel.ValidUntil.IsZero() && now.After(rel.ValidUntil) && !opts.AllowExpired {
+		return nil, fmt.Errorf("%s expired at %s (Valid-Until); allow expired releases to use it anyway", u, rel.ValidUntil.Format(time.RFC3339))
+	}
+	return &SourceIndex{Source: src, Release: rel, InRelease: data, Signers: signers}, nil
+}
+
+func loadSource(ctx context.Context, c *client, src Source, opts *Options) (*SourceIndex, []*Package, error) {
+	si, err := fetchRelease(ctx, c, src, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	rel := si.Release
+	if len(src.Components) == 0 {
+		return nil, nil, fmt.Errorf("source %s names no components", src)
+	}
+	archs := src.Architectures
+	if len(archs) == 0 {
+		archs = []string{opts.arch()}
+	}
+	if !rel.NoArchAllPackages && !contains(archs, "all") {
+		archs = append(archs[:len(archs):len(archs)], "all")
+	}
+	var out []*Package
+	for _, comp := range src.Components {
+		if len(rel.Components) > 0 && !contains(rel.Components, comp) {
+			return nil, nil, fmt.Errorf("source %s has no component %q (it has %s)", src, comp, strings.Join(rel.Components, ", "))
+		}
+		for _, arch := range archs {
+			f, pkgs, err := loadPackages(ctx, c, src, rel, comp, arch, opts)
+			if err != nil {
+				return nil, nil, err
+			}
+			if f == nil {
+				continue // binary-all is optional
+			}
+			si.Files = append(si.Files, *f)
+			out = append(out, pkgs...)
+		}
+	}
+	return si, out, nil
+}
+
+// compressions in order of preference: cheapest to decode first among the
+// compressed ones, the plain file last (largest to transfer).
+var compressions = []string{".zst", ".xz", ".gz", ""}
+
+func loadPackages(ctx context.Context, c *client, src Source, rel *Release, comp, arch string, opts *Options) (*IndexFile, []*Package, error) {
+	base := comp + "/binary-" + arch + "/Packages"
+	var cands []FileHash
+	for _, ext := range compressions {
+		if fh, ok := rel.Files[base+ext]; ok {
+			cands = append(cands, fh)
+		}
+	}
+	if len(cands) == 0 {
+		if arch == "all" {
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("source %s: Release lists no %s", src, base)
+	}
+	// The uncompressed file's hash names the content whatever the
+	// compression; it is listed even when the file itself is not served.
+	key := cands[0].SHA256
+	plain, hasPlain := rel.Files[base]
+	if hasPlain {
+		key = plain.SHA256
+	}
+	origin := src.origin(comp)
+	if pkgs, err := readIndexCache(opts.CacheDir, key); err == nil {
+		for _, p := range pkgs {
+			p.Origin = origin
+		}
+		opts.report(Progress{Stage: "cached-index", Name: src.URL + "/dists/" + src.Suite + "/" + base})
+		return &IndexFile{Component: comp, Arch: arch, Path: base, SHA256: key, Size: plain.Size, Packages: len(pkgs)}, pkgs, nil
+	}
+	var tried []string
+	for _, fh := range cands {
+		data, u, err := fetchIndexFile(ctx, c, src, rel, fh)
+		if errors.Is(err, ErrNotFound) {
+			tried = append(tried, u)
+			continue // listed but absent, as apt treats it
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.report(Progress{Stage: "index", Name: u, Done: fh.Size, Total: fh.Size})
+		var want *FileHash
+		if hasPlain && fh.Path != base {
+			want = &plain
+		}
+		text, err := decompress(data, fh.Path, want, u)
+		if err != nil {
+			return nil, nil, err
+		}
+		pkgs, err := parsePackages(text, u, origin)
+		if err != nil {
+			return nil, nil, err
+		}
+		if opts.CacheDir != "" {
+			if err := writeIndexCache(opts.CacheDir, key, pkgs); err != nil {
+				return nil, nil, err
+			}
+		}
+		return &IndexFile{Component: comp, Arch: arch, Path: fh.Path, SHA256: fh.SHA256, Size: fh.Size, Packages: len(pkgs)}, pkgs, nil
+	}
+	return nil, nil, fmt.Errorf("source %s: no %s* on the mirror (tried %s)", src, base, strings.Join(tried, ", "))
+}
+
+// fetchIndexFile downloads one index file, by hash first when the Release
+// offers that (it cannot change under a reader mid-update), and checks its
+// size and SHA256 against the Release before returning it.
+func fetchIndexFile(ctx context.Context, c *client, src Source, rel *Release, fh FileHash) ([]byte, string, error) {
+	dir := src.URL + "/dists/" + src.Suite + "/"
+	plainURL := dir + fh.Path
+	var urls []string
+	if rel.AcquireByHash {
+		urls = append(urls, dir+path.Dir(fh.Path)+"/by-hash/SHA256/"+fh.SHA256)
+	}
+	urls = append(urls, plainURL)
+	for _, u := range urls {
+		data, err := c.fetchBytes(ctx, u, fh.Size)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, u, err
+		}
+		if int64(len(data)) != fh.Size {
+			return nil, u, fmt.Errorf("%s: %d bytes, signed Release says %d (truncated or changed)", u, len(data), fh.Size)
+		}
+		if got := sha256Hex(data); got != fh.SHA256 {
+			return nil, u, fmt.Errorf("%s: SHA256 %s, signed Release says %s", u, got, fh.SHA256)
+		}
+		return data, u, nil
+	}
+	return nil, plainURL, fmt.Errorf("%s: %w", plainURL, ErrNotFound)
+}
+
+// decompress returns the text of an index file. When want is set (the
+// Release's entry for the uncompressed file) the result must match it too,
+// which also bounds what a decompression bomb could make us hold.
+func decompress(data []byte, path string, want *FileHash, name string) ([]byte, error) {
+	var r io.Reader
+	switch {
+	case strings.HasSuffix(path, ".xz"):
+		xr, err := xz.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		r = xr
+	case strings.HasSuffix(path, ".gz"):
+		gr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		r = gr
+	case strings.HasSuffix(path, ".zst"):
+		zr, err := zstd.NewReader(bytes.NewReader(data), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		return data, nil
+	}
+	var h hash.Hash
+	limit := int64(1 << 32)
+	var buf bytes.Buffer
+	if want != nil {
+		h = sha256.New()
+		r = io.TeeReader(r, h)
+		limit = want.Size
+		buf.Grow(int(want.Size))
+	}
+	n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: decompress: %w", name, err)
+	}
+	if want != nil {
+		if n != want.Size {
+			return nil, fmt.Errorf("%s: decompresses to %d bytes, signed Release says %d", name, n, want.Size)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
+			return nil, fmt.Errorf("%s: decompressed SHA256 %s, signed Release says %s", name, got, want.SHA256)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// parsePackages turns the text of a Packages file into packages.
+func parsePackages(text []byte, name, origin string) ([]*Package, error) {
+	paras, err := deb822.Parse(text, name)
+	if err != nil {
+		return nil, err
+	}
+	slab := make([]Package, len(paras))
+	out := make([]*Package, len(paras))
+	names := map[string]int{}
+	for i, para := range paras {
+		p := &slab[i]
+		p.Paragraph, p.Origin = para, origin
+		if err := p.fill(para, names); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, synced and renamed, so readers see the old file, the new file,
+// or none, never part of one.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
