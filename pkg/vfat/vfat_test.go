@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -77,14 +78,11 @@ func espTree() fstest.MapFS {
 		strings.Repeat("n", 255): {Data: []byte("longest name")},
 	}
 	for i := range 150 {
-		t[filepath.Join("many", "file number "+strings.Repeat("x", i%7)+string(rune('a'+i%26))+"-"+itoa(i)+".dat")] = &fstest.MapFile{Data: []byte(itoa(i))}
+		t[filepath.Join("many", "file number "+strings.Repeat("x", i%7)+string(rune('a'+i%26))+"-"+strconv.Itoa(i)+".dat")] = &fstest.MapFile{Data: []byte(strconv.Itoa(i))}
 	}
 	return t
 }
 
-func itoa(i int) string {
-	return strings.TrimLeft(string(rune('0'+i/100))+string(rune('0'+i/10%10))+string(rune('0'+i%10)), "")
-}
 
 var espOpts = Options{Size: 64 << 20, VolumeID: 0x1234ABCD, Label: "ESP", Time: buildTime}
 
