@@ -83,7 +83,6 @@ func espTree() fstest.MapFS {
 	return t
 }
 
-
 var espOpts = Options{Size: 64 << 20, VolumeID: 0x1234ABCD, Label: "ESP", Time: buildTime}
 
 // compareTree checks that got holds exactly the files and directories of want.
