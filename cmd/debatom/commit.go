@@ -7,9 +7,6 @@ import (
 	"io"
 	iofs "io/fs"
 	"os"
-	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -68,21 +65,11 @@ func runCommit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		md = append(md, ostreerepo.MetaString(k, v))
 	}
-	// ostree commit appends the ref binding to the metadata builder, and
-	// --bootable then loads the result into a GVariantDict and adds
-	// ostree.bootable and ostree.linux: the dict's hash order decides.
-	if !*noBindings {
-		refs := append([]string{*branch}, bindRefs...)
-		sort.Strings(refs)
-		refs = slices.Compact(refs)
-		md = append(md, ostreerepo.MetaStrings("ostree.ref-binding", refs))
-	}
+	var kver string
 	if *bootable {
-		kver, err := kernelVersion(tree)
-		if err != nil {
-			return err
+		if kver, err = ostreerepo.KernelVersion(tree); err != nil {
+			return fmt.Errorf("--bootable: %w", err)
 		}
-		md = append(md, ostreerepo.MetaBool("ostree.bootable", true), ostreerepo.MetaString("ostree.linux", kver))
 	}
 
 	repo, err := ostreerepo.Create(*repoDir, mode)
@@ -111,7 +98,7 @@ func runCommit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	csum, err := repo.Commit(ctx, root, rootMeta, ostreerepo.CommitOptions{
 		Parent: par, Subject: *subject, Body: *body, Timestamp: ts,
-		Metadata: md, LibostreeOrder: *bootable, Ref: *branch,
+		Metadata: md, Ref: *branch, Bindings: !*noBindings, BindRefs: bindRefs, KernelVersion: kver,
 	})
 	if err != nil {
 		return err
@@ -145,27 +132,4 @@ func commitTime(stamp string, epoch int64) (time.Time, error) {
 		return time.Unix(n, 0), nil
 	}
 	return time.Now(), nil
-}
-
-// kernelVersion finds the one kernel of a tree the way `ostree commit
-// --bootable` does: usr/lib/modules/KVER/vmlinuz.
-func kernelVersion(tree string) (string, error) {
-	dir := filepath.Join(tree, "usr", "lib", "modules")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return "", fmt.Errorf("--bootable: %w", err)
-	}
-	var found []string
-	for _, e := range ents {
-		if st, err := os.Lstat(filepath.Join(dir, e.Name(), "vmlinuz")); err == nil && st.Mode().IsRegular() {
-			found = append(found, e.Name())
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", fmt.Errorf("--bootable: no kernel (usr/lib/modules/KVER/vmlinuz) in %s", tree)
-	case 1:
-		return found[0], nil
-	}
-	return "", fmt.Errorf("--bootable: several kernels in %s: %s", dir, strings.Join(found, ", "))
 }

@@ -123,6 +123,11 @@ type CommitOptions struct {
 	// `ostree commit --branch` does unless --no-bindings.
 	Bindings bool
 	BindRefs []string
+	// KernelVersion, when set, marks the commit bootable as `ostree
+	// commit --bootable` does: ostree.bootable=true, ostree.linux=KVER.
+	// libostree then rebuilds the metadata through a GVariantDict, so
+	// this implies LibostreeOrder.
+	KernelVersion string
 }
 
 // CommitBytes builds the commit object for a root tree and options.
@@ -136,7 +141,12 @@ func CommitBytes(root, rootMeta string, opts CommitOptions) ([]byte, error) {
 		refs = sortedUnique(refs)
 		md = append(md, MetaStrings("ostree.ref-binding", refs))
 	}
-	if opts.LibostreeOrder {
+	order := opts.LibostreeOrder
+	if opts.KernelVersion != "" {
+		md = append(md, MetaBool("ostree.bootable", true), MetaString("ostree.linux", opts.KernelVersion))
+		order = true
+	}
+	if order {
 		md = dedupMeta(md)
 		keys := make([]string, len(md))
 		byKey := make(map[string]MetaItem, len(md))
@@ -217,4 +227,27 @@ func (r *Repo) Commit(ctx context.Context, root, rootMeta string, opts CommitOpt
 		}
 	}
 	return csum, nil
+}
+
+// KernelVersion finds the one kernel of a directory tree the way `ostree
+// commit --bootable` does: usr/lib/modules/KVER/vmlinuz.
+func KernelVersion(tree string) (string, error) {
+	dir := filepath.Join(tree, "usr", "lib", "modules")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("find kernel: %w", err)
+	}
+	var found []string
+	for _, e := range ents {
+		if st, err := os.Lstat(filepath.Join(dir, e.Name(), "vmlinuz")); err == nil && st.Mode().IsRegular() {
+			found = append(found, e.Name())
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("find kernel: no usr/lib/modules/KVER/vmlinuz in %s", tree)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("find kernel: several kernels in %s: %s", dir, strings.Join(found, ", "))
 }
