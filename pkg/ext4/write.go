@@ -551,7 +551,7 @@ func (im *image) superblock(grp uint32, freeBlocks, freeInodes uint64) []byte {
 	put16(b, 0x15E, extraIsize)
 	put32(b, 0x160, flagsSignedHash)
 	b[0x174] = logGrpPerFlex
-	b[0x175] = 1 // crc32c
+	b[0x175] = 1   // crc32c
 	b[0x274] = thi // s_wtime_hi
 	b[0x276] = thi // s_mkfs_time_hi
 	b[0x277] = thi // s_lastcheck_hi
