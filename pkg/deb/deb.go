@@ -119,6 +119,32 @@ type DataFunc func(h *tar.Header, body io.Reader) error
 // stops the read and is returned wrapped with the package and entry.
 // ctx is checked between entries.
 func Read(ctx context.Context, r io.Reader, name string, data DataFunc) (*Package, error) {
+	d, err := Open(r, name)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return d.Package, nil
+	}
+	if err := d.Data(ctx, data); err != nil {
+		return nil, err
+	}
+	return d.Package, nil
+}
+
+// Reader is a .deb whose control member has been read and whose data
+// member is next in the stream.
+type Reader struct {
+	// Package is filled from control.tar; Data sets DataCompression.
+	Package *Package
+	a       *ar.Reader
+	name    string
+}
+
+// Open reads the .deb in r up to and including its control member, so
+// the caller can look at the package before streaming its files with
+// Data. name is used in error messages.
+func Open(r io.Reader, name string) (*Reader, error) {
 	a := ar.NewReader(r, name)
 	h, err := a.Next()
 	if err == io.EOF {
@@ -155,23 +181,22 @@ func Read(ctx context.Context, r io.Reader, name string, data DataFunc) (*Packag
 	if err := readControl(p, a, name, h.Name, comp); err != nil {
 		return nil, err
 	}
-	if data == nil {
-		return p, nil
-	}
+	return &Reader{Package: p, a: a, name: name}, nil
+}
 
-	h, err = nextRequired(a, name, "data.tar")
+// Data hands each data.tar entry to fn in archive order. It may be called
+// once.
+func (d *Reader) Data(ctx context.Context, fn DataFunc) error {
+	h, err := nextRequired(d.a, d.name, "data.tar")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	comp, err = memberCompression(h.Name, "data.tar")
+	comp, err := memberCompression(h.Name, "data.tar")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", d.name, err)
 	}
-	p.DataCompression = comp
-	if err := readData(ctx, a, name, h.Name, comp, data); err != nil {
-		return nil, err
-	}
-	return p, nil
+	d.Package.DataCompression = comp
+	return readData(ctx, d.a, d.name, h.Name, comp, fn)
 }
 
 // nextRequired returns the next member not starting with "_", which must
