@@ -371,11 +371,11 @@ func (r *resolver) conflict(n *node) string {
 	}{{"Conflicts", n.conflicts}, {"Breaks", n.breaks}} {
 		for _, rel := range f.rels {
 			if s := r.selected(rel.Name); s != nil && s.pkg.Name != n.pkg.Name && rel.Satisfies(s.pkg.Version) && r.archOK(rel, s) {
-				return fmt.Sprintf("%s %s %s %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], s.pkg.Name, rel)
+				return fmt.Sprintf("%s %s %s %s %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], s.pkg.Name, s.pkg.Version, rel)
 			}
 			for _, p := range r.provided[rel.Name] {
 				if p.by.pkg.Name != n.pkg.Name && provSatisfies(rel, p) && r.archOK(rel, p.by) {
-					return fmt.Sprintf("%s %s %s %s, which provides %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], p.by.pkg.Name, rel.Name, rel)
+					return fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], p.by.pkg.Name, p.by.pkg.Version, rel.Name, rel)
 				}
 			}
 		}
@@ -388,7 +388,7 @@ func (r *resolver) conflict(n *node) string {
 	for _, p := range n.provides {
 		for _, x := range r.neg[p.Name] {
 			if x.by.pkg.Name != n.pkg.Name && provSatisfies(x.rel, provision{by: n, version: p.Version}) && r.archOK(x.rel, n) {
-				return fmt.Sprintf("%s %s %s %s, which %s provides (%s)", x.by.pkg.Name, x.by.pkg.Version, verbs[x.field], p.Name, n.pkg.Name, x.rel)
+				return fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", x.by.pkg.Name, x.by.pkg.Version, verbs[x.field], n.pkg.Name, n.pkg.Version, p.Name, x.rel)
 			}
 		}
 	}

@@ -116,7 +116,9 @@ func Resolve(ctx context.Context, pkgs []*apt.Package, req Request) (*Plan, erro
 	}
 	slices.SortFunc(plan.Packages, func(a, b *apt.Package) int { return strings.Compare(a.Name, b.Name) })
 	if err := Check(plan.Packages, req.Arch); err != nil {
-		return nil, fmt.Errorf("resolve: inconsistent plan (a resolver bug): %w", err)
+		// Requested packages are marked without checks, as apt does; a
+		// conflict among them (or a resolver bug) shows up here.
+		return nil, fmt.Errorf("resolve: the requested packages cannot be installed together: %w", err)
 	}
 	return plan, nil
 }
