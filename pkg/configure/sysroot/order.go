@@ -7,8 +7,10 @@ import (
 
 // ConfigureOrder returns pkgs in an order dpkg could configure them in:
 // every package after what it Pre-Depends and Depends on (among pkgs),
-// ties and dependency cycles broken by name, so the order is stable.
-// Account IDs allocated by scripts depend on this order.
+// ties and dependency cycles broken by name, so the order is stable. Like
+// debootstrap and mmdebstrap, the Essential packages (and what they need)
+// come first, then the rest. Account IDs allocated by scripts, and whether
+// systemctl exists when a unit is enabled, depend on this order.
 func ConfigureOrder(pkgs []*Package) []*Package {
 	byName := map[string]*Package{}
 	provides := map[string]string{}
@@ -65,8 +67,13 @@ func ConfigureOrder(pkgs []*Package) []*Package {
 		state[n] = 2
 		out = append(out, byName[n])
 	}
-	for _, n := range names {
-		visit(n)
+	for _, essential := range []bool{true, false} {
+		for _, n := range names {
+			p := byName[n]
+			if (p.Control != nil && p.Control.Get("Essential") == "yes") == essential {
+				visit(n)
+			}
+		}
 	}
 	return out
 }

@@ -1,0 +1,106 @@
+// Package configure does, without running any maintainer script, what the
+// scripts of a Debian 13 package set would have done that a running system
+// needs: accounts, PAM stacks, alternatives, unit enablement, the dynamic
+// linker cache, base-files' copies into /etc, the dpkg database and the
+// rest. It works on the in-memory tree of the unpacked, merged packages
+// and writes what it makes into that tree as inline files.
+//
+// The steps live in sub-packages (accounts, pamconfig, alternatives,
+// units, ldcache, dpkgdb, tmpfiles, ostreelayout); this package orders
+// them and fills in the small one-off effects.
+package configure
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/debatom/debatom/pkg/configure/accounts"
+	"github.com/debatom/debatom/pkg/configure/alternatives"
+	"github.com/debatom/debatom/pkg/configure/dpkgdb"
+	"github.com/debatom/debatom/pkg/configure/ldcache"
+	"github.com/debatom/debatom/pkg/configure/ostreelayout"
+	"github.com/debatom/debatom/pkg/configure/pamconfig"
+	"github.com/debatom/debatom/pkg/configure/sysroot"
+	"github.com/debatom/debatom/pkg/configure/units"
+	"github.com/debatom/debatom/pkg/fstree"
+)
+
+type (
+	// Package is one installed package's control data.
+	Package = sysroot.Package
+	// Contents opens file payloads that are not inline.
+	Contents = sysroot.Contents
+	// Report lists what was done and what could not be derived.
+	Report = sysroot.Report
+	// User is an account the image declares.
+	User = accounts.User
+	// Group is a group the image declares.
+	Group = accounts.Group
+)
+
+// Options are the image author's choices.
+type Options struct {
+	Users  []User
+	Groups []Group
+	Units  units.Options
+	// Timezone is the /etc/localtime zone; tzdata's debconf default is
+	// Etc/UTC.
+	Timezone string
+	// Now stands for the build time (SOURCE_DATE_EPOCH): shadow's
+	// last-change day. The zero value means the epoch, so output never
+	// depends on the clock.
+	Now time.Time
+	// OSTree applies the OSTree layout transform after configuration.
+	OSTree bool
+}
+
+// Configure edits t in place. pkgs may be in any order; c reads file
+// contents that are not inline (nil when all are).
+func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package, opts Options) (*Report, error) {
+	r := sysroot.New(t, c, sysroot.ConfigureOrder(pkgs))
+	if opts.Now.IsZero() {
+		opts.Now = time.Unix(0, 0)
+	}
+	pos := map[string]int{}
+	for i, p := range r.Packages {
+		pos[p.Name] = i
+	}
+	haveSystemctl := func(pkg string) bool {
+		i, ok := pos["systemd"]
+		return ok && i < pos[pkg]
+	}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"base files", func() error { return baseFiles(r, opts) }},
+		{"accounts", func() error {
+			_, err := accounts.Configure(r, accounts.Options{Users: opts.Users, Groups: opts.Groups, Now: opts.Now})
+			return err
+		}},
+		{"tmpfiles", func() error { return installTmpfiles(r) }},
+		{"statoverride", func() error { return statOverrides(r) }},
+		{"pam", func() error { return pamconfig.Configure(r) }},
+		{"alternatives", func() error { _, err := alternatives.Configure(r); return err }},
+		{"units", func() error { return units.Configure(r, opts.Units, haveSystemctl) }},
+		{"ld.so.cache", func() error { return ldcache.Configure(ctx, r) }},
+		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.run(); err != nil {
+			return nil, fmt.Errorf("configure: %s: %w", s.name, err)
+		}
+	}
+	if opts.OSTree {
+		kver, err := ostreelayout.Apply(r)
+		if err != nil {
+			return nil, fmt.Errorf("configure: ostree layout: %w", err)
+		}
+		r.Report.KernelVersion = kver
+	}
+	return r.Report, nil
+}

@@ -1,0 +1,394 @@
+// Package ldcache writes /etc/ld.so.cache in glibc's current format
+// ("glibc-ld.so.cache1.1", the only one glibc 2.32 and later writes),
+// listing the shared libraries of the directories in /etc/ld.so.conf and
+// the system directories, as "ldconfig -r ROOT" would. Sonames come from
+// the ELF files' dynamic sections (debug/elf); nothing is executed.
+package ldcache
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/debatom/debatom/pkg/configure/sysroot"
+	"github.com/debatom/debatom/pkg/fstree"
+)
+
+// Flags of a cache entry (glibc's dl-cache.h).
+const (
+	FlagELFLibc6   = 0x0003
+	FlagX8664Lib64 = 0x0300
+)
+
+const (
+	magic          = "glibc-ld.so.cache1.1"
+	headerSize     = 48
+	entrySize      = 24
+	extensionMagic = 0xEAA42174
+	flagsLittle    = 2 // cache_file_new_flags_endian_little
+)
+
+// Entry is one library in the cache.
+type Entry struct {
+	Flags  int32
+	Key    string // the soname ld.so looks up
+	Path   string // absolute path of the soname link
+	HWCap  uint64
+	serial int // insertion order, for glibc's tie-breaking
+}
+
+// LibCmp is glibc's _dl_cache_libcmp: bytewise, but runs of digits
+// compare as numbers and a digit sorts after a non-digit.
+func LibCmp(a, b string) int {
+	i, j := 0, 0
+	for i < len(a) {
+		ca := a[i]
+		var cb byte
+		if j < len(b) {
+			cb = b[j]
+		}
+		isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+		switch {
+		case isDigit(ca) && isDigit(cb):
+			va, vb := 0, 0
+			for i < len(a) && isDigit(a[i]) {
+				va = va*10 + int(a[i]-'0')
+				i++
+			}
+			for j < len(b) && isDigit(b[j]) {
+				vb = vb*10 + int(b[j]-'0')
+				j++
+			}
+			if va != vb {
+				return va - vb
+			}
+		case isDigit(ca):
+			return 1
+		case isDigit(cb):
+			return -1
+		case ca != cb:
+			return int(ca) - int(cb)
+		default:
+			i++
+			j++
+		}
+	}
+	if j < len(b) {
+		return -int(b[j])
+	}
+	return 0
+}
+
+// sortEntries orders entries as ldconfig's add_to_cache does: soname
+// descending, then higher flags, then higher hwcap; among equals the one
+// added last comes first.
+func sortEntries(es []Entry) {
+	sort.SliceStable(es, func(x, y int) bool {
+		a, b := es[x], es[y]
+		if c := LibCmp(b.Key, a.Key); c != 0 {
+			return c < 0
+		}
+		if a.Flags != b.Flags {
+			return a.Flags > b.Flags
+		}
+		if a.HWCap != b.HWCap {
+			return a.HWCap > b.HWCap
+		}
+		return a.serial > b.serial
+	})
+}
+
+// Build serialises entries (in any order) with the generator string
+// extension that ldconfig writes.
+func Build(entries []Entry, generator string) []byte {
+	es := append([]Entry(nil), entries...)
+	for i := range es {
+		if es[i].serial == 0 {
+			es[i].serial = i + 1
+		}
+	}
+	sortEntries(es)
+	// Strings: each distinct string once, offsets counted from the
+	// start of the file like ldconfig's.
+	var strs bytes.Buffer
+	offs := map[string]uint32{}
+	base := uint32(headerSize + entrySize*len(es))
+	str := func(s string) uint32 {
+		if o, ok := offs[s]; ok {
+			return o
+		}
+		o := base + uint32(strs.Len())
+		strs.WriteString(s)
+		strs.WriteByte(0)
+		offs[s] = o
+		return o
+	}
+	type raw struct{ key, val uint32 }
+	raws := make([]raw, len(es))
+	for i, e := range es {
+		raws[i] = raw{str(e.Key), str(e.Path)}
+	}
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	b.WriteString(magic)
+	binary.Write(&b, le, uint32(len(es)))
+	binary.Write(&b, le, uint32(strs.Len()))
+	b.Write([]byte{flagsLittle, 0, 0, 0})
+	ext := (base + uint32(strs.Len()) + 3) &^ 3
+	binary.Write(&b, le, ext)
+	b.Write(make([]byte, 12))
+	for i, e := range es {
+		binary.Write(&b, le, e.Flags)
+		binary.Write(&b, le, raws[i].key)
+		binary.Write(&b, le, raws[i].val)
+		binary.Write(&b, le, uint32(0))
+		binary.Write(&b, le, e.HWCap)
+	}
+	b.Write(strs.Bytes())
+	for uint32(b.Len()) < ext {
+		b.WriteByte(0)
+	}
+	binary.Write(&b, le, uint32(extensionMagic))
+	binary.Write(&b, le, uint32(1))
+	// One section: the generator, right after the section table.
+	binary.Write(&b, le, uint32(0)) // cache_extension_tag_generator
+	binary.Write(&b, le, uint32(0))
+	binary.Write(&b, le, ext+8+16)
+	binary.Write(&b, le, uint32(len(generator)))
+	b.WriteString(generator)
+	return b.Bytes()
+}
+
+// Parse reads a cache file back (for tests and for checking input).
+func Parse(b []byte) ([]Entry, error) {
+	if len(b) < headerSize || string(b[:len(magic)]) != magic {
+		return nil, errors.New("ld.so.cache: not a glibc-ld.so.cache1.1 file")
+	}
+	le := binary.LittleEndian
+	n := le.Uint32(b[20:])
+	if uint64(n)*entrySize+headerSize > uint64(len(b)) {
+		return nil, fmt.Errorf("ld.so.cache: %d entries do not fit in %d bytes", n, len(b))
+	}
+	cstr := func(off uint32) (string, error) {
+		if off >= uint32(len(b)) {
+			return "", fmt.Errorf("ld.so.cache: string offset %d beyond the file", off)
+		}
+		end := bytes.IndexByte(b[off:], 0)
+		if end < 0 {
+			return "", fmt.Errorf("ld.so.cache: unterminated string at %d", off)
+		}
+		return string(b[off : off+uint32(end)]), nil
+	}
+	out := make([]Entry, n)
+	for i := range out {
+		p := b[headerSize+i*entrySize:]
+		k, err := cstr(le.Uint32(p[4:]))
+		if err != nil {
+			return nil, err
+		}
+		v, err := cstr(le.Uint32(p[8:]))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Entry{Flags: int32(le.Uint32(p)), Key: k, Path: v, HWCap: le.Uint64(p[16:])}
+	}
+	return out, nil
+}
+
+// Dirs returns the library directories in ldconfig's order: those of
+// etc/ld.so.conf (following include lines), then the system directories.
+func Dirs(r *sysroot.Root) ([]string, error) {
+	var dirs []string
+	seen := map[string]bool{}
+	var read func(p string, depth int) error
+	read = func(p string, depth int) error {
+		if depth > 10 {
+			return fmt.Errorf("%s: includes nest too deep", p)
+		}
+		b, err := r.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "hwcap ") {
+				continue
+			}
+			if rest, ok := strings.CutPrefix(line, "include"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
+				for _, pat := range strings.Fields(rest) {
+					if !strings.HasPrefix(pat, "/") {
+						pat = path.Join("/", path.Dir(p), pat)
+					}
+					for _, f := range r.Glob(strings.TrimPrefix(path.Dir(pat), "/"), path.Base(pat)) {
+						if err := read(f, depth+1); err != nil {
+							return err
+						}
+					}
+				}
+				continue
+			}
+			for _, d := range strings.FieldsFunc(line, func(c rune) bool { return c == ' ' || c == '\t' || c == ',' || c == ':' }) {
+				d, _, _ = strings.Cut(d, "=")
+				d = path.Clean(d)
+				if strings.HasPrefix(d, "/") && !seen[d] {
+					seen[d] = true
+					dirs = append(dirs, d)
+				}
+			}
+		}
+		return nil
+	}
+	if r.Exists("etc/ld.so.conf") {
+		if err := read("etc/ld.so.conf", 0); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"} {
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs, nil
+}
+
+// Scan finds the libraries in dirs, following ldconfig's search_dir.
+func Scan(ctx context.Context, r *sysroot.Root, dirs []string) ([]Entry, error) {
+	var out []Entry
+	realSeen := map[string]bool{}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rd, e, err := r.Lookup(d)
+		if err != nil || e == nil || e.Kind != fstree.Dir || realSeen[rd] {
+			continue // missing, or the same directory under another name
+		}
+		realSeen[rd] = true
+		type dlib struct {
+			name, soname string
+			flags        int32
+			isLink       bool
+		}
+		var libs []*dlib
+		for _, name := range r.Tree.Children(rd) {
+			if !(strings.HasPrefix(name, "lib") || strings.HasPrefix(name, "ld-")) || !strings.Contains(name, ".so") {
+				continue
+			}
+			p := path.Join(rd, name)
+			ent := r.Tree.Get(p)
+			isLink := ent.Kind == fstree.Symlink
+			realPath, target, err := r.Lookup(p)
+			if err != nil || target == nil || target.Kind != fstree.File {
+				continue
+			}
+			soname, flags, ok := readELF(r, realPath, target)
+			if !ok {
+				continue
+			}
+			if soname == "" {
+				soname = name
+			}
+			if isLink {
+				// A link is kept as itself only when it points at its
+				// soname or is the .so link for ld(1).
+				rb := path.Base(realPath)
+				if rb != soname && !(strings.HasSuffix(rb, ".so") && strings.HasPrefix(soname, rb)) {
+					isLink = false
+				}
+				if isLink {
+					soname = name
+				}
+			}
+			var found *dlib
+			for _, l := range libs {
+				if l.soname == soname {
+					found = l
+					break
+				}
+			}
+			if found == nil {
+				libs = append(libs, &dlib{name: name, soname: soname, flags: flags, isLink: isLink})
+			} else if (!isLink && found.isLink) || (isLink == found.isLink && LibCmp(found.name, name) < 0) {
+				found.name, found.isLink, found.flags = name, isLink, flags
+			}
+		}
+		for _, l := range libs {
+			out = append(out, Entry{Flags: l.flags, Key: l.soname, Path: path.Join(d, l.soname), serial: len(out) + 1})
+		}
+	}
+	return out, nil
+}
+
+// readELF returns a shared object's soname and cache flags; ok is false
+// for files ldconfig ignores (not ELF, another architecture).
+func readELF(r *sysroot.Root, p string, e *fstree.Entry) (string, int32, bool) {
+	if e.Size < 64 {
+		return "", 0, false
+	}
+	b, err := r.ReadFile(p)
+	if err != nil || len(b) < 4 || string(b[:4]) != elf.ELFMAG {
+		return "", 0, false
+	}
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		return "", 0, false
+	}
+	defer f.Close()
+	var flags int32
+	switch {
+	case f.Class == elf.ELFCLASS64 && f.Machine == elf.EM_X86_64:
+		flags = FlagX8664Lib64 | FlagELFLibc6
+	case f.Class == elf.ELFCLASS32 && f.Machine == elf.EM_386:
+		flags = FlagELFLibc6
+	default:
+		return "", 0, false
+	}
+	names, err := f.DynString(elf.DT_SONAME)
+	if err != nil || len(names) == 0 {
+		return "", flags, true
+	}
+	return names[0], flags, true
+}
+
+// Generator is the string ldconfig records as the cache's author; the
+// tree's own glibc version is used so the file matches the one the
+// system's ldconfig would write.
+func Generator(r *sysroot.Root) string {
+	p := r.Package("libc-bin")
+	if p == nil {
+		return "debatom"
+	}
+	up := p.Version
+	if k := strings.LastIndexByte(up, '-'); k > 0 {
+		up = up[:k]
+	}
+	if k := strings.IndexByte(up, ':'); k >= 0 {
+		up = up[k+1:]
+	}
+	return "ldconfig (Debian GLIBC " + p.Version + ") " + up
+}
+
+// Configure writes etc/ld.so.cache.
+func Configure(ctx context.Context, r *sysroot.Root) error {
+	dirs, err := Dirs(r)
+	if err != nil {
+		return fmt.Errorf("ld.so.conf: %w", err)
+	}
+	es, err := Scan(ctx, r, dirs)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteFile("etc/ld.so.cache", Build(es, Generator(r)), 0o644, 0, 0); err != nil {
+		return err
+	}
+	r.Report.Notef("ld.so.cache: %d libraries in %d directories", len(es), len(dirs))
+	return nil
+}
