@@ -227,13 +227,7 @@ func loadSource(ctx context.Context, c *client, src Source, opts *Options) (*Sou
 var compressions = []string{".zst", ".xz", ".gz", ""}
 
 func loadPackages(ctx context.Context, c *client, src Source, rel *Release, comp, arch string, opts *Options) (*IndexFile, []*Package, error) {
-	base := comp + "/binary-" + arch + "/Packages"
-	var cands []FileHash
-	for _, ext := range compressions {
-		if fh, ok := rel.Files[base+ext]; ok {
-			cands = append(cands, fh)
-		}
-	}
+	base, cands := packagesCandidates(rel, comp, arch)
 	if len(cands) == 0 {
 		if arch == "all" {
 			return nil, nil, nil
@@ -255,6 +249,45 @@ func loadPackages(ctx context.Context, c *client, src Source, rel *Release, comp
 		opts.report(Progress{Stage: "cached-index", Name: src.URL + "/dists/" + src.Suite + "/" + base})
 		return &IndexFile{Component: comp, Arch: arch, Path: base, SHA256: key, Size: plain.Size, Packages: len(pkgs)}, pkgs, nil
 	}
+	fh, data, u, err := fetchPackagesFile(ctx, c, src, rel, cands)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.report(Progress{Stage: "index", Name: u, Done: fh.Size, Total: fh.Size})
+	var want *FileHash
+	if hasPlain && fh.Path != base {
+		want = &plain
+	}
+	text, err := decompress(data, fh.Path, want, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	pkgs, err := parsePackages(text, u, origin)
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.CacheDir != "" {
+		if err := writeIndexCache(opts.CacheDir, key, pkgs); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &IndexFile{Component: comp, Arch: arch, Path: fh.Path, SHA256: fh.SHA256, Size: fh.Size, Packages: len(pkgs)}, pkgs, nil
+}
+
+// packagesCandidates lists the Release entries for comp/binary-arch/Packages
+// in order of preference.
+func packagesCandidates(rel *Release, comp, arch string) (base string, cands []FileHash) {
+	base = comp + "/binary-" + arch + "/Packages"
+	for _, ext := range compressions {
+		if fh, ok := rel.Files[base+ext]; ok {
+			cands = append(cands, fh)
+		}
+	}
+	return base, cands
+}
+
+// fetchPackagesFile downloads the first of cands the mirror has, verified.
+func fetchPackagesFile(ctx context.Context, c *client, src Source, rel *Release, cands []FileHash) (FileHash, []byte, string, error) {
 	var tried []string
 	for _, fh := range cands {
 		data, u, err := fetchIndexFile(ctx, c, src, rel, fh)
@@ -262,30 +295,9 @@ func loadPackages(ctx context.Context, c *client, src Source, rel *Release, comp
 			tried = append(tried, u)
 			continue // listed but absent, as apt treats it
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		opts.report(Progress{Stage: "index", Name: u, Done: fh.Size, Total: fh.Size})
-		var want *FileHash
-		if hasPlain && fh.Path != base {
-			want = &plain
-		}
-		text, err := decompress(data, fh.Path, want, u)
-		if err != nil {
-			return nil, nil, err
-		}
-		pkgs, err := parsePackages(text, u, origin)
-		if err != nil {
-			return nil, nil, err
-		}
-		if opts.CacheDir != "" {
-			if err := writeIndexCache(opts.CacheDir, key, pkgs); err != nil {
-				return nil, nil, err
-			}
-		}
-		return &IndexFile{Component: comp, Arch: arch, Path: fh.Path, SHA256: fh.SHA256, Size: fh.Size, Packages: len(pkgs)}, pkgs, nil
+		return fh, data, u, err
 	}
-	return nil, nil, fmt.Errorf("source %s: no %s* on the mirror (tried %s)", src, base, strings.Join(tried, ", "))
+	return FileHash{}, nil, "", fmt.Errorf("source %s: no %s on the mirror (tried %s)", src, strings.TrimSuffix(cands[0].Path, path.Ext(cands[0].Path)), strings.Join(tried, ", "))
 }
 
 // fetchIndexFile downloads one index file, by hash first when the Release
