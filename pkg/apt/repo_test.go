@@ -33,8 +33,8 @@ type testRepo struct {
 	debs    map[string][]byte // Filename -> content
 	srv     *httptest.Server
 	index   map[string][]byte // Packages variants by file name
-	faults  sync.Map     // URL path -> fault
-	hits    atomic.Int64 // requests served
+	faults  sync.Map          // URL path -> fault
+	hits    atomic.Int64      // requests served
 }
 
 type fault int

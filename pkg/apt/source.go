@@ -110,8 +110,8 @@ func ParseSources(data []byte, name string) ([]Source, error) {
 		if len(uris) == 0 || len(suites) == 0 {
 			return nil, fmt.Errorf("%s:%d: entry lacks URIs or Suites", name, p.Line)
 		}
-		comps := strings.Fields(p.Get("Components"))
-		archs := strings.Fields(p.Get("Architectures"))
+		comps := fieldsOrNil(p.Get("Components"))
+		archs := fieldsOrNil(p.Get("Architectures"))
 		var keyring, inline string
 		if sb := p.Get("Signed-By"); strings.Contains(sb, "BEGIN PGP PUBLIC KEY BLOCK") {
 			// Continuation lines keep "." for empty lines; undo that.
@@ -168,7 +168,7 @@ func ParseSourcesList(data []byte, name string) ([]Source, error) {
 		if typ != "deb" {
 			continue
 		}
-		s := Source{URL: strings.TrimRight(f[0], "/"), Suite: f[1], Components: f[2:]}
+		s := Source{URL: strings.TrimRight(f[0], "/"), Suite: f[1], Components: fieldsOrNil(strings.Join(f[2:], " "))}
 		for _, o := range opts {
 			k, v, ok := strings.Cut(o, "=")
 			if !ok {
@@ -193,4 +193,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// fieldsOrNil is strings.Fields, but nil for no fields, so that sources read
+// from either format compare equal.
+func fieldsOrNil(s string) []string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f
+	}
+	return nil
 }
