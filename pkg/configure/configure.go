@@ -48,8 +48,8 @@ type Options struct {
 	// Etc/UTC.
 	Timezone string
 	// Now stands for the build time (SOURCE_DATE_EPOCH): shadow's
-	// last-change day. The zero value means the epoch, so output never
-	// depends on the clock.
+	// last-change day. With the zero value that field stays empty, so
+	// output never depends on the clock.
 	Now time.Time
 	// OSTree applies the OSTree layout transform after configuration.
 	OSTree bool
@@ -59,16 +59,15 @@ type Options struct {
 // contents that are not inline (nil when all are).
 func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package, opts Options) (*Report, error) {
 	r := sysroot.New(t, c, sysroot.ConfigureOrder(pkgs))
-	if opts.Now.IsZero() {
-		opts.Now = time.Unix(0, 0)
-	}
-	pos := map[string]int{}
-	for i, p := range r.Packages {
-		pos[p.Name] = i
+	// deb-systemd-helper defers to systemctl once systemd is installed:
+	// for everything but the Essential packages, which come first.
+	essential, _ := sysroot.Phases(pkgs)
+	first := map[string]bool{}
+	for _, p := range essential {
+		first[p.Name] = true
 	}
 	haveSystemctl := func(pkg string) bool {
-		i, ok := pos["systemd"]
-		return ok && i < pos[pkg]
+		return r.Package("systemd") != nil && !first[pkg]
 	}
 	steps := []struct {
 		name string

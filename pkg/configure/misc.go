@@ -252,15 +252,15 @@ func updateShells(r *sysroot.Root) error {
 			if line == "" {
 				continue
 			}
-			pkgShells = append(pkgShells, line)
-			in[line] = true
-			dir, err := r.Tree.Resolve(strings.TrimPrefix(path.Dir(line), "/") + "/x")
-			if err == nil {
-				real := "/" + path.Join(path.Dir(dir), path.Base(line))
-				if real != line {
-					pkgShells = append(pkgShells, real)
-					in[real] = true
+			add := func(s string) {
+				if !in[s] {
+					pkgShells = append(pkgShells, s)
+					in[s] = true
 				}
+			}
+			add(line)
+			if dir, err := r.Tree.Resolve(strings.TrimPrefix(path.Dir(line), "/") + "/x"); err == nil {
+				add("/" + path.Join(path.Dir(dir), path.Base(line)))
 			}
 		}
 	}

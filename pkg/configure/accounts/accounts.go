@@ -45,7 +45,12 @@ type Options struct {
 // into r, processing packages in r.Packages order (the order dpkg would
 // configure them in).
 func Configure(r *sysroot.Root, opts Options) (*DB, error) {
-	days := strconv.FormatInt(opts.Now.Unix()/86400, 10)
+	// Day 0 would force a password change at first login; without a
+	// build time the field stays empty (no password ageing).
+	days := ""
+	if !opts.Now.IsZero() && opts.Now.Unix() >= 86400 {
+		days = strconv.FormatInt(opts.Now.Unix()/86400, 10)
+	}
 	d := &DB{}
 	// base-passwd's postinst copies the master files when /etc has none.
 	for _, f := range []struct {
@@ -455,7 +460,9 @@ func (d *DB) write(r *sysroot.Root) error {
 		{"etc/passwd", d.Passwd, 0o644, 0, 0o600, 0},
 		{"etc/group", d.Group, 0o644, 0, 0o644, 0},
 		{"etc/shadow", d.Shadow, 0o640, shadowGID, 0o640, shadowGID},
-		{"etc/gshadow", d.GShadow, 0o640, shadowGID, 0o640, shadowGID},
+		// gshadow- as the reference installation has it (systemd-sysusers
+		// creates its backup mode 0000).
+		{"etc/gshadow", d.GShadow, 0o640, shadowGID, 0, 0},
 	}
 	for _, f := range files {
 		b := FormatTable(f.rows)

@@ -12,6 +12,14 @@ import (
 // come first, then the rest. Account IDs allocated by scripts, and whether
 // systemctl exists when a unit is enabled, depend on this order.
 func ConfigureOrder(pkgs []*Package) []*Package {
+	essential, rest := Phases(pkgs)
+	return append(essential, rest...)
+}
+
+// Phases splits pkgs, each part in configuration order, into the
+// Essential packages with what they depend on, which debootstrap and
+// mmdebstrap install first, and the rest.
+func Phases(pkgs []*Package) (essential, rest []*Package) {
 	byName := map[string]*Package{}
 	provides := map[string]string{}
 	for _, p := range pkgs {
@@ -52,7 +60,7 @@ func ConfigureOrder(pkgs []*Package) []*Package {
 	}
 	sort.Strings(names)
 	state := map[string]int{} // 1 visiting, 2 done
-	var out []*Package
+	var out *[]*Package
 	var visit func(n string)
 	visit = func(n string) {
 		if state[n] != 0 {
@@ -65,17 +73,21 @@ func ConfigureOrder(pkgs []*Package) []*Package {
 			visit(d)
 		}
 		state[n] = 2
-		out = append(out, byName[n])
+		*out = append(*out, byName[n])
 	}
-	for _, essential := range []bool{true, false} {
+	for _, phase := range []bool{true, false} {
+		out = &rest
+		if phase {
+			out = &essential
+		}
 		for _, n := range names {
 			p := byName[n]
-			if (p.Control != nil && p.Control.Get("Essential") == "yes") == essential {
+			if (p.Control != nil && p.Control.Get("Essential") == "yes") == phase {
 				visit(n)
 			}
 		}
 	}
-	return out
+	return essential, rest
 }
 
 // splitRel returns the package names of a comma-separated relation field,
