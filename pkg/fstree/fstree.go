@@ -92,11 +92,48 @@ type Entry struct {
 // Tree maps paths to entries. The zero value is not usable; call New.
 type Tree struct {
 	entries map[string]*Entry
+	// kids indexes each directory's children by name, so listing a
+	// directory does not scan the whole tree.
+	kids map[string]map[string]struct{}
 }
 
 // New returns a tree holding only the root directory (0755 root:root).
 func New() *Tree {
-	return &Tree{entries: map[string]*Entry{"": {Kind: Dir, Meta: Meta{Mode: 0o755}}}}
+	return &Tree{
+		entries: map[string]*Entry{"": {Kind: Dir, Meta: Meta{Mode: 0o755}}},
+		kids:    map[string]map[string]struct{}{},
+	}
+}
+
+func (t *Tree) set(p string, e *Entry) {
+	t.entries[p] = e
+	if p == "" {
+		return
+	}
+	dir, name := splitPath(p)
+	k := t.kids[dir]
+	if k == nil {
+		k = map[string]struct{}{}
+		t.kids[dir] = k
+	}
+	k[name] = struct{}{}
+}
+
+func (t *Tree) del(p string) {
+	delete(t.entries, p)
+	delete(t.kids, p)
+	if p == "" {
+		return
+	}
+	dir, name := splitPath(p)
+	delete(t.kids[dir], name)
+}
+
+func splitPath(p string) (dir, name string) {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return "", p
 }
 
 // Clean normalises p to the tree's path form, or reports why it cannot.
@@ -138,7 +175,7 @@ func (t *Tree) Put(p string, e *Entry) error {
 		if e.Kind != Dir {
 			return fmt.Errorf("root must be a directory")
 		}
-		t.entries[""] = e
+		t.set("", e)
 		return nil
 	}
 	if err := t.MkdirAll(path.Dir(p)); err != nil {
@@ -147,7 +184,7 @@ func (t *Tree) Put(p string, e *Entry) error {
 	if old := t.entries[p]; old != nil && old.Kind == Dir && e.Kind != Dir {
 		t.RemoveAll(p)
 	}
-	t.entries[p] = e
+	t.set(p, e)
 	return nil
 }
 
@@ -170,25 +207,26 @@ func (t *Tree) MkdirAll(p string) error {
 	if err := t.MkdirAll(path.Dir(p)); err != nil {
 		return err
 	}
-	t.entries[p] = &Entry{Kind: Dir, Meta: Meta{Mode: 0o755}}
+	t.set(p, &Entry{Kind: Dir, Meta: Meta{Mode: 0o755}})
 	return nil
 }
 
-// Remove deletes p and, if it is a directory, everything below it.
+// RemoveAll deletes p and, if it is a directory, everything below it.
+// Removing the root leaves an empty root directory.
 func (t *Tree) RemoveAll(p string) {
-	delete(t.entries, p)
-	prefix := p + "/"
-	if p == "" {
-		prefix = ""
-	}
-	for k := range t.entries {
-		if k != "" && strings.HasPrefix(k, prefix) {
-			delete(t.entries, k)
+	for name := range t.kids[p] {
+		c := name
+		if p != "" {
+			c = p + "/" + name
 		}
+		t.RemoveAll(c)
 	}
 	if p == "" {
-		t.entries[""] = &Entry{Kind: Dir, Meta: Meta{Mode: 0o755}}
+		t.kids = map[string]map[string]struct{}{}
+		t.entries = map[string]*Entry{"": {Kind: Dir, Meta: Meta{Mode: 0o755}}}
+		return
 	}
+	t.del(p)
 }
 
 // Rename moves p (and its subtree) to q, replacing q. q's parents are created.
@@ -196,23 +234,29 @@ func (t *Tree) Rename(p, q string) error {
 	if t.entries[p] == nil {
 		return fmt.Errorf("rename %s: %w", p, fs.ErrNotExist)
 	}
-	if q == p || strings.HasPrefix(q, p+"/") {
+	if q == p || strings.HasPrefix(q, p+"/") || p == "" {
 		return fmt.Errorf("rename %s to %s: target inside source", p, q)
 	}
 	moved := map[string]*Entry{}
-	for k, e := range t.entries {
-		if k == p || strings.HasPrefix(k, p+"/") {
-			moved[q+k[len(p):]] = e
-			delete(t.entries, k)
-		}
+	t.collect(p, q, moved)
+	t.RemoveAll(p)
+	if t.entries[q] != nil {
+		t.RemoveAll(q)
 	}
 	if err := t.Put(q, moved[q]); err != nil {
 		return err
 	}
 	for k, e := range moved {
-		t.entries[k] = e
+		t.set(k, e)
 	}
 	return nil
+}
+
+func (t *Tree) collect(p, q string, into map[string]*Entry) {
+	into[q] = t.entries[p]
+	for name := range t.kids[p] {
+		t.collect(p+"/"+name, q+"/"+name, into)
+	}
 }
 
 // Paths returns every path in byte order ("" first), so callers iterate
@@ -227,21 +271,10 @@ func (t *Tree) Paths() []string {
 }
 
 // Children returns the names directly below directory p, in byte order.
-// It scans the whole tree; callers walking everything should use Walk.
 func (t *Tree) Children(p string) []string {
-	prefix := p + "/"
-	if p == "" {
-		prefix = ""
-	}
-	var out []string
-	for k := range t.entries {
-		if k == "" || !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		rest := k[len(prefix):]
-		if !strings.Contains(rest, "/") {
-			out = append(out, rest)
-		}
+	out := make([]string, 0, len(t.kids[p]))
+	for name := range t.kids[p] {
+		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out
