@@ -104,6 +104,12 @@ func place(res *Result, pkg string, it Item, replaces ReplacesFunc) error {
 		if prev == pkg {
 			return fmt.Errorf("entry %s: the package ships %s twice", it.Path, dst)
 		}
+		if replaces != nil && !replaces(pkg, prev) && replaces(prev, pkg) {
+			// dpkg: "replaced by files in installed package": the
+			// package already there takes precedence.
+			res.Replaced = append(res.Replaced, fmt.Sprintf("/%s: %s kept over %s", dst, prev, pkg))
+			return nil
+		}
 		if replaces == nil || !replaces(pkg, prev) {
 			return fmt.Errorf("trying to overwrite /%s, which is also in package %s (and %s does not Replace it)", dst, prev, pkg)
 		}

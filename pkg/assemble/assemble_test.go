@@ -54,6 +54,14 @@ func TestConflicts(t *testing.T) {
 	if len(res.Replaced) != 1 {
 		t.Errorf("Replaced = %v", res.Replaced)
 	}
+	// The package unpacked first Replaces the later one: it keeps the file.
+	res, err = Assemble([]Package{b, a}, func(n, o string) bool { return n == "b" && o == "a" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res.Tree.Get("usr/bin/x"); e.Object != "2" || res.Owners["usr/bin/x"] != "b" {
+		t.Errorf("kept file = %+v", e)
+	}
 }
 
 func TestBadShapes(t *testing.T) {
