@@ -2,14 +2,42 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+
+	"github.com/debatom/debatom/pkg/apt"
 )
 
 func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lock", stderr)
+	var rf repoFlags
+	var pf planFlags
+	rf.register(fs)
+	pf.register(fs)
+	out := fs.String("o", "debatom.lock", "write the lockfile to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return errors.New("not implemented yet")
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	rep := reporter(stderr)
+	ix, err := rf.loadIndex(ctx, rep)
+	if err != nil {
+		return err
+	}
+	plan, err := pf.plan(ctx, ix, rf.arch, rep)
+	if err != nil {
+		return err
+	}
+	l := apt.NewLock(ix, plan.Packages, rf.arch)
+	if err := l.WriteFile(*out); err != nil {
+		return err
+	}
+	var size int64
+	for _, p := range l.Packages {
+		size += p.Size
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %d packages, %.1f MiB\n", *out, len(l.Packages), float64(size)/(1<<20))
+	return err
 }

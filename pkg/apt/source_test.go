@@ -28,7 +28,7 @@ func TestReadHostSources(t *testing.T) {
 func TestParseSourcesBad(t *testing.T) {
 	tests := []struct {
 		name, text, want string
-		deb822          bool
+		deb822           bool
 	}{
 		{"unknown type", "rpm http://x y main\n", `x.list:1: unknown entry type "rpm" (want deb or deb-src)`, false},
 		{"unclosed", "deb [arch=amd64 http://x y\n", "x.list:1: options not closed by ']'", false},
