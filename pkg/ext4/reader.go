@@ -23,7 +23,7 @@ type Reader struct {
 	groups    uint32
 	csumSeed  uint32
 	csum      bool
-	gdt       []byte
+	gdtOff    uint64 // descriptors are read one at a time, when needed
 	// Label and UUID as stored in the superblock.
 	Label string
 	UUID  [16]byte
@@ -87,15 +87,7 @@ func NewReader(r io.ReaderAt) (*Reader, error) {
 		}
 		rd.csumSeed = crc32c(^uint32(0), rd.UUID[:])
 	}
-	gdtOff := uint64(get32(sb, 0x14)+1) * rd.bsize
-	n := uint64(rd.groups) * uint64(rd.descSize)
-	if n > maxReadBytes {
-		return nil, fmt.Errorf("ext4: %d bytes of group descriptors is too many", n)
-	}
-	rd.gdt = make([]byte, n)
-	if _, err := r.ReadAt(rd.gdt, int64(gdtOff)); err != nil {
-		return nil, fmt.Errorf("ext4: reading group descriptors: %w", err)
-	}
+	rd.gdtOff = uint64(get32(sb, 0x14)+1) * rd.bsize
 	return rd, nil
 }
 
@@ -122,7 +114,10 @@ func (r *Reader) Inode(ino uint32) (*Inode, error) {
 		return nil, fmt.Errorf("ext4: inode %d out of range 1..%d", ino, r.inodes)
 	}
 	grp := (ino - 1) / r.ipg
-	d := r.gdt[uint64(grp)*uint64(r.descSize):]
+	d := make([]byte, r.descSize)
+	if _, err := r.r.ReadAt(d, int64(r.gdtOff+uint64(grp)*uint64(r.descSize))); err != nil {
+		return nil, fmt.Errorf("ext4: reading group descriptor %d: %w", grp, err)
+	}
 	table := uint64(get32(d, 0x08))
 	if r.descSize >= 64 {
 		table |= uint64(get32(d, 0x28)) << 32
