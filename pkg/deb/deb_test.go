@@ -430,3 +430,35 @@ func FuzzDataTar(f *testing.F) {
 		_ = total
 	})
 }
+
+// BenchmarkRead reads whole packages of the archive (control and every
+// data entry, contents discarded): the decompression and tar hot path of
+// unpacking, without the object store.
+func BenchmarkRead(b *testing.B) {
+	for _, prefix := range []string{"coreutils_", "libc6_", "linux-image-6"} {
+		var path string
+		for _, d := range archiveDebs(b) {
+			if strings.HasPrefix(filepath.Base(d), prefix) {
+				path = d
+			}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(strings.TrimSuffix(prefix, "_"), func(b *testing.B) {
+			var n int64
+			for i := 0; i < b.N; i++ {
+				_, err := Read(context.Background(), bytes.NewReader(data), path, func(h *tar.Header, body io.Reader) error {
+					k, err := io.Copy(io.Discard, body)
+					n += k
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(n / int64(b.N))
+		})
+	}
+}
