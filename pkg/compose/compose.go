@@ -1,0 +1,543 @@
+// Package compose is debatom's main job: from a treefile to a versioned,
+// reproducible OSTree commit of a Debian system laid out for OSTree, with no
+// maintainer script run and no root.
+//
+// The stages hand each other Go values and meet in the object store:
+// plan (signed indexes → resolver, or a lockfile) → fetch (verified .debs in
+// a content-addressed cache) → unpack (.deb → content objects + manifests,
+// cached per package) → assemble (one tree, like dpkg) → configure (what the
+// scripts would have done) → treefile edits → OSTree layout → depmod and the
+// initramfs → commit. Nothing is extracted to a directory.
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/debatom/debatom/pkg/apt"
+	"github.com/debatom/debatom/pkg/assemble"
+	"github.com/debatom/debatom/pkg/configure"
+	"github.com/debatom/debatom/pkg/configure/sysroot"
+	"github.com/debatom/debatom/pkg/configure/units"
+	"github.com/debatom/debatom/pkg/fstree"
+	"github.com/debatom/debatom/pkg/ostreerepo"
+	"github.com/debatom/debatom/pkg/progress"
+	"github.com/debatom/debatom/pkg/resolve"
+	"github.com/debatom/debatom/pkg/treefile"
+	"github.com/debatom/debatom/pkg/unpack"
+)
+
+// Options describe one build.
+type Options struct {
+	Treefile *treefile.Treefile
+	// Sources are the apt sources (see Sources). Unused with Offline and a
+	// lockfile.
+	Sources []apt.Source
+	Arch    string // default "amd64"
+	// OutDir receives repo/ (an archive-mode OSTree repository) and
+	// debatom.lock.
+	OutDir   string
+	CacheDir string
+	// LockFile, when it names an existing file, is installed exactly (a
+	// drift from the index is an error); otherwise the plan is written
+	// there.
+	LockFile string
+	// Offline builds from the cache alone (needs a lockfile).
+	Offline bool
+	// Timestamp of the commit; zero: the newest Release Date of the
+	// sources, so a rebuild of the same indexes gives the same commit.
+	Timestamp    time.Time
+	Workers      int
+	AllowExpired bool
+	// RepoMode defaults to archive.
+	RepoMode ostreerepo.Mode
+	Reporter progress.Reporter
+	// Vars are extra treefile variables (arch and variant are set).
+	Vars treefile.Vars
+	// NoInitramfs skips depmod and the initramfs (for tests of the other
+	// stages; a commit built so does not boot).
+	NoInitramfs bool
+}
+
+// StageTime is how long one stage took.
+type StageTime struct {
+	Stage   string        `json:"stage"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Result summarises a build.
+type Result struct {
+	Ref           string      `json:"ref"`
+	Commit        string      `json:"commit"`
+	Version       string      `json:"version"`
+	KernelVersion string      `json:"kernel_version,omitempty"`
+	Packages      int         `json:"packages"`
+	Files         int         `json:"files"`
+	Bytes         int64       `json:"bytes"`
+	RepoDir       string      `json:"repo"`
+	LockFile      string      `json:"lockfile"`
+	Warnings      []string    `json:"warnings,omitempty"`
+	Stages        []StageTime `json:"stages"`
+	// Tree is the committed tree, for callers that go on to write images.
+	Tree *fstree.Tree `json:"-"`
+	// Repo is the repository the commit is in.
+	Repo *ostreerepo.Repo `json:"-"`
+}
+
+type builder struct {
+	opts  Options
+	res   *Result
+	rep   progress.Reporter
+	tf    *treefile.Treefile
+	repo  *ostreerepo.Repo
+	index *apt.Index
+	plan  []*apt.Package
+	lock  *apt.Lock
+	debs  []string // cache paths, in plan order
+	mans  []*unpack.Manifest
+	tree  *fstree.Tree
+	pkgs  []*configure.Package
+}
+
+// Build runs every stage. The ref is updated only when everything
+// succeeded: a failed build leaves the repository's refs as they were.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Treefile == nil {
+		return nil, errors.New("compose: no treefile")
+	}
+	if opts.Arch == "" {
+		opts.Arch = "amd64"
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.RepoMode == 0 {
+		opts.RepoMode = ostreerepo.ModeArchive
+	}
+	if opts.Reporter == nil {
+		opts.Reporter = progress.Discard
+	}
+	if opts.OutDir == "" {
+		return nil, errors.New("compose: no output directory")
+	}
+	// Work on a copy: variable expansion must not change the caller's.
+	tf := *opts.Treefile
+	tf.OSRelease = copyMap(tf.OSRelease)
+	tf.Metadata = copyMap(tf.Metadata)
+	tf.Packages = append([]string(nil), tf.Packages...)
+	tf.ExcludePackages = append([]string(nil), tf.ExcludePackages...)
+	vars := treefile.Vars{"arch": opts.Arch, "variant": tf.Variant, "basearch": opts.Arch}
+	for k, v := range opts.Vars {
+		vars[k] = v
+	}
+	if err := tf.Expand(vars); err != nil {
+		return nil, fmt.Errorf("treefile: %w", err)
+	}
+	if tf.Ref == "" {
+		return nil, errors.New("treefile: no ref")
+	}
+	b := &builder{opts: opts, rep: opts.Reporter, tf: &tf, res: &Result{Ref: tf.Ref}}
+	steps := []struct {
+		name string
+		run  func(context.Context, *progress.Stage) (string, error)
+	}{
+		{"plan", b.planStage},
+		{"fetch", b.fetchStage},
+		{"unpack", b.unpackStage},
+		{"assemble", b.assembleStage},
+		{"configure", b.configureStage},
+		{"boot", b.bootStage},
+		{"commit", b.commitStage},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st := progress.Start(b.rep, s.name, "")
+		summary, err := s.run(ctx, st)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		d := st.End("%s", summary)
+		b.res.Stages = append(b.res.Stages, StageTime{s.name, d})
+	}
+	b.res.Tree, b.res.Repo = b.tree, b.repo
+	return b.res, nil
+}
+
+func (b *builder) planStage(ctx context.Context, st *progress.Stage) (string, error) {
+	lockPath := b.opts.LockFile
+	var existing *apt.Lock
+	if lockPath != "" {
+		l, err := apt.ReadLock(lockPath)
+		switch {
+		case err == nil:
+			existing = l
+		case !errors.Is(err, os.ErrNotExist):
+			return "", err
+		}
+	}
+	if b.opts.Offline {
+		if existing == nil {
+			return "", errors.New("--offline needs --lock FILE naming an existing lockfile")
+		}
+		b.lock = existing
+		return fmt.Sprintf("%d packages from %s (offline)", len(existing.Packages), lockPath), nil
+	}
+	sources := b.opts.Sources
+	if existing != nil && len(sources) == 0 {
+		sources = existing.SourceList()
+	}
+	if len(sources) == 0 {
+		return "", errors.New("no apt sources")
+	}
+	ix, err := apt.LoadIndex(ctx, sources, apt.Options{
+		CacheDir:     b.opts.CacheDir,
+		Arch:         b.opts.Arch,
+		AllowExpired: b.opts.AllowExpired,
+		Progress: func(p apt.Progress) {
+			if p.Total > 0 {
+				st.Progress(p.Done, p.Total, "bytes")
+			}
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	b.index = ix
+	if existing != nil {
+		pkgs, err := existing.Check(ix)
+		if err != nil {
+			return "", fmt.Errorf("lockfile %s: %w", lockPath, err)
+		}
+		if err := resolve.Check(pkgs, b.opts.Arch); err != nil {
+			return "", fmt.Errorf("lockfile %s: %w", lockPath, err)
+		}
+		b.plan, b.lock = pkgs, existing
+		return fmt.Sprintf("%d packages from %s", len(pkgs), lockPath), nil
+	}
+	req := resolve.Request{
+		Arch:       b.opts.Arch,
+		Baseline:   b.tf.Baseline,
+		Include:    b.tf.Request(),
+		Exclude:    b.tf.ExcludePackages,
+		Recommends: b.tf.Recommends != nil && *b.tf.Recommends,
+	}
+	plan, err := resolve.Resolve(ctx, ix.Packages, req)
+	if err != nil {
+		return "", err
+	}
+	b.plan = plan.Packages
+	b.lock = apt.NewLock(ix, plan.Packages, b.opts.Arch)
+	if lockPath != "" {
+		if err := b.lock.WriteFile(lockPath); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("%d packages resolved from %d sources", len(b.plan), len(sources)), nil
+}
+
+func (b *builder) fetchStage(ctx context.Context, st *progress.Stage) (string, error) {
+	items, err := b.lock.Items()
+	if err != nil {
+		return "", err
+	}
+	f := &apt.Fetcher{
+		CacheDir: b.opts.CacheDir,
+		Offline:  b.opts.Offline,
+		Progress: func(p apt.Progress) { st.Progress(p.Done, p.Total, "bytes") },
+	}
+	paths, err := f.Fetch(ctx, items)
+	if err != nil {
+		return "", err
+	}
+	b.debs = paths
+	var total int64
+	for _, it := range items {
+		total += it.Size
+	}
+	return fmt.Sprintf("%d packages, %s verified", len(paths), progress.Bytes(total)), nil
+}
+
+func (b *builder) unpackStage(ctx context.Context, st *progress.Stage) (string, error) {
+	if err := os.MkdirAll(b.opts.OutDir, 0o755); err != nil {
+		return "", err
+	}
+	repo, err := ostreerepo.Create(filepath.Join(b.opts.OutDir, "repo"), b.opts.RepoMode)
+	if err != nil {
+		return "", err
+	}
+	b.repo = repo
+	b.res.RepoDir = repo.Dir()
+	cacheDir := ""
+	if b.opts.CacheDir != "" {
+		cacheDir = b.opts.CacheDir
+	}
+	u := unpack.New(repo, unpack.Options{Workers: b.opts.Workers, CacheDir: cacheDir})
+	inputs := make([]unpack.Input, len(b.debs))
+	for i, p := range b.debs {
+		inputs[i] = unpack.Input{Path: p, SHA256: b.lock.Packages[i].SHA256}
+	}
+	results, err := u.UnpackAll(ctx, inputs)
+	if err != nil {
+		return "", err
+	}
+	cached := 0
+	var bytes int64
+	for _, r := range results {
+		b.mans = append(b.mans, r.Manifest)
+		bytes += r.Manifest.Bytes
+		if r.Cached {
+			cached++
+		}
+	}
+	b.res.Bytes = bytes
+	return fmt.Sprintf("%d packages (%d cached), %s", len(results), cached, progress.Bytes(bytes)), nil
+}
+
+func (b *builder) assembleStage(ctx context.Context, st *progress.Stage) (string, error) {
+	byName := map[string]*unpack.Manifest{}
+	for _, m := range b.mans {
+		byName[m.Package.Name] = m
+		b.pkgs = append(b.pkgs, configurePackage(m))
+	}
+	// Unpack in the order dpkg would configure: the Essential set first,
+	// as mmdebstrap does, which decides who wins a Replaces.
+	var order []assemble.Package
+	for _, p := range sysroot.ConfigureOrder(b.pkgs) {
+		m := byName[p.Name]
+		items := make([]assemble.Item, len(m.Entries))
+		for i := range m.Entries {
+			e := m.Entries[i].Entry
+			items[i] = assemble.Item{Path: m.Entries[i].Path, Entry: &e}
+		}
+		order = append(order, assemble.Package{Name: p.Name, Items: items})
+	}
+	replaces := replacesFunc(b.mans)
+	res, err := assemble.Assemble(order, replaces)
+	if err != nil {
+		return "", err
+	}
+	b.tree = res.Tree
+	b.res.Packages = len(b.mans)
+	return fmt.Sprintf("%d paths from %d packages", b.tree.Len(), len(b.mans)), nil
+}
+
+// replacesFunc answers "does newer Replace older" from the packages'
+// Replaces fields, version relations included.
+func replacesFunc(mans []*unpack.Manifest) assemble.ReplacesFunc {
+	version := map[string]string{}
+	rel := map[string][]resolve.Group{}
+	for _, m := range mans {
+		version[m.Package.Name] = m.Package.Version
+		if g, err := resolve.ParseRelations(m.Package.Control.Get("Replaces")); err == nil {
+			rel[m.Package.Name] = g
+		}
+	}
+	return func(newer, older string) bool {
+		for _, g := range rel[newer] {
+			for _, r := range g {
+				if r.Name == older && r.Satisfies(version[older]) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+func configurePackage(m *unpack.Manifest) *configure.Package {
+	p := m.Package
+	cp := &configure.Package{
+		Name:         p.Name,
+		Version:      p.Version,
+		Architecture: p.Architecture,
+		Control:      p.Control,
+		Scripts:      map[string][]byte{},
+	}
+	for _, f := range p.Files {
+		switch f.Name {
+		case "control", "md5sums", "conffiles":
+		default:
+			cp.Scripts[f.Name] = f.Data
+		}
+	}
+	if md5, ok := p.File("md5sums"); ok {
+		cp.MD5Sums = md5
+	}
+	for _, c := range p.Conffiles {
+		cp.Conffiles = append(cp.Conffiles, c.Path)
+	}
+	for _, e := range m.Entries {
+		if e.Path == "" {
+			cp.Files = append(cp.Files, "/.")
+			continue
+		}
+		cp.Files = append(cp.Files, "/"+e.Path)
+	}
+	return cp
+}
+
+// contents reads payloads from the repository.
+type contents struct{ repo *ostreerepo.Repo }
+
+func (c contents) Open(p string, e *fstree.Entry) (io.ReadCloser, error) {
+	if e.Data != nil || e.Object == "" {
+		return io.NopCloser(strings.NewReader(string(e.Data))), nil
+	}
+	rc, _, err := c.repo.OpenFile(e.Object)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return rc, nil
+}
+
+func (b *builder) configureStage(ctx context.Context, st *progress.Stage) (string, error) {
+	c := contents{b.repo}
+	opts := configure.Options{
+		Users:  users(b.tf.Users),
+		Groups: groups(b.tf.Groups),
+		Units: units.Options{
+			Enable:        b.tf.Units.Enable,
+			Disable:       b.tf.Units.Disable,
+			Mask:          b.tf.Units.Mask,
+			DefaultTarget: b.tf.DefaultTarget,
+		},
+		Now: b.timestamp(),
+	}
+	report, err := configure.Configure(ctx, b.tree, c, b.pkgs, opts)
+	if err != nil {
+		return "", err
+	}
+	for _, w := range report.Warnings {
+		st.Warn("%s", w.String())
+		b.res.Warnings = append(b.res.Warnings, w.String())
+	}
+	root := sysroot.New(b.tree, c, b.pkgs)
+	root.Report = report
+	if err := applyTreefile(root, b.tf); err != nil {
+		return "", err
+	}
+	kver, err := layout(root)
+	if err != nil {
+		return "", err
+	}
+	b.res.KernelVersion = kver
+	return fmt.Sprintf("%d actions, %d warnings", len(report.Done), len(report.Warnings)), nil
+}
+
+func (b *builder) timestamp() time.Time {
+	if !b.opts.Timestamp.IsZero() {
+		return b.opts.Timestamp.UTC()
+	}
+	var newest time.Time
+	if b.index != nil {
+		for _, s := range b.index.Sources {
+			if s.Release != nil && s.Release.Date.After(newest) {
+				newest = s.Release.Date
+			}
+		}
+	}
+	return newest.UTC()
+}
+
+func (b *builder) commitStage(ctx context.Context, st *progress.Stage) (string, error) {
+	files := 0
+	b.tree.Walk(func(p string, e *fstree.Entry) error {
+		if e.Kind == fstree.File {
+			files++
+		}
+		return nil
+	})
+	b.res.Files = files
+	root, rootMeta, err := b.repo.WriteTree(ctx, b.tree)
+	if err != nil {
+		return "", err
+	}
+	parent, _ := b.repo.ResolveRef(b.tf.Ref)
+	version, err := b.version(parent)
+	if err != nil {
+		return "", err
+	}
+	b.res.Version = version
+	md := []ostreerepo.MetaItem{ostreerepo.MetaString("version", version)}
+	keys := make([]string, 0, len(b.tf.Metadata))
+	for k := range b.tf.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		md = append(md, ostreerepo.MetaString(k, b.tf.Metadata[k]))
+	}
+	md = append(md, ostreerepo.MetaString("debatom.variant", b.tf.Variant))
+	ts := b.timestamp()
+	csum, err := b.repo.Commit(ctx, root, rootMeta, ostreerepo.CommitOptions{
+		Parent:        parent,
+		Subject:       fmt.Sprintf("%s %s", b.tf.Ref, version),
+		Timestamp:     ts,
+		Metadata:      md,
+		Bindings:      true,
+		Ref:           b.tf.Ref,
+		KernelVersion: b.res.KernelVersion,
+	})
+	if err != nil {
+		return "", err
+	}
+	b.res.Commit = csum
+	if err := b.repo.UpdateSummary(); err != nil {
+		return "", err
+	}
+	lockOut := filepath.Join(b.opts.OutDir, "debatom.lock")
+	if err := b.lock.WriteFile(lockOut); err != nil {
+		return "", err
+	}
+	b.res.LockFile = lockOut
+	return fmt.Sprintf("%s → %.12s (version %s)", b.tf.Ref, csum, version), nil
+}
+
+// version is the treefile's version, or the automatic one: prefix.N, one
+// more than the parent commit's N under the same prefix.
+func (b *builder) version(parent string) (string, error) {
+	if b.tf.Version != "" {
+		return b.tf.Version, nil
+	}
+	prefix := b.tf.AutomaticVersionPrefix
+	if prefix == "" {
+		return "", nil
+	}
+	n := 0
+	if parent != "" {
+		c, err := b.repo.ReadCommit(parent)
+		if err != nil {
+			return "", fmt.Errorf("reading parent commit %s: %w", parent, err)
+		}
+		v, _ := c.Lookup("version")
+		pv, _ := v.Value.(string)
+		if last, ok := strings.CutPrefix(pv, prefix+"."); ok {
+			if v, err := strconv.Atoi(last); err == nil {
+				n = v + 1
+			}
+		}
+	}
+	return fmt.Sprintf("%s.%d", prefix, n), nil
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

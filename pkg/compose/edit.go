@@ -1,0 +1,234 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/debatom/debatom/pkg/configure"
+	"github.com/debatom/debatom/pkg/configure/ostreelayout"
+	"github.com/debatom/debatom/pkg/configure/sysroot"
+	"github.com/debatom/debatom/pkg/depmod"
+	"github.com/debatom/debatom/pkg/fstree"
+	"github.com/debatom/debatom/pkg/initramfs"
+	"github.com/debatom/debatom/pkg/progress"
+	"github.com/debatom/debatom/pkg/treefile"
+)
+
+func users(in []treefile.User) []configure.User {
+	var out []configure.User
+	for _, u := range in {
+		cu := configure.User{
+			Name:           u.Name,
+			Groups:         u.Groups,
+			PasswordHash:   u.PasswordHash,
+			AuthorizedKeys: u.SSHKeys,
+			Home:           u.Home,
+			Shell:          u.Shell,
+			GECOS:          u.Gecos,
+		}
+		if u.UID != nil {
+			cu.UID = *u.UID
+		}
+		out = append(out, cu)
+	}
+	return out
+}
+
+func groups(in []treefile.Group) []configure.Group {
+	var out []configure.Group
+	for _, g := range in {
+		cg := configure.Group{Name: g.Name}
+		if g.GID != nil {
+			cg.GID = *g.GID
+		}
+		out = append(out, cg)
+	}
+	return out
+}
+
+// applyTreefile makes the treefile's own edits, after the packages are
+// configured and before the OSTree layout moves /etc, so paths are written
+// as users think of them (/etc/..., not /usr/etc/...).
+func applyTreefile(r *sysroot.Root, tf *treefile.Treefile) error {
+	for _, pattern := range tf.RemoveFiles {
+		if err := removeMatching(r.Tree, pattern); err != nil {
+			return err
+		}
+	}
+	for _, f := range tf.AddFiles {
+		data := []byte(f.Content)
+		if f.Source != "" {
+			src := f.Source
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(f.Dir, src)
+			}
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return fmt.Errorf("add-files %s: %w", f.Path, err)
+			}
+			data = b
+		}
+		mode := uint32(0o644)
+		if f.Mode != "" {
+			m, err := strconv.ParseUint(f.Mode, 8, 32)
+			if err != nil || m > 0o7777 {
+				return fmt.Errorf("add-files %s: mode %q is not octal permission bits", f.Path, f.Mode)
+			}
+			mode = uint32(m)
+		}
+		var uid, gid uint64
+		if f.Owner != "" {
+			u, g, ok := strings.Cut(f.Owner, ":")
+			var err1, err2 error
+			uid, err1 = strconv.ParseUint(u, 10, 32)
+			gid, err2 = strconv.ParseUint(g, 10, 32)
+			if !ok || err1 != nil || err2 != nil {
+				return fmt.Errorf("add-files %s: owner %q is not uid:gid", f.Path, f.Owner)
+			}
+		}
+		p, err := fstree.Clean(f.Path)
+		if err != nil || p == "" {
+			return fmt.Errorf("add-files %s: not a file path", f.Path)
+		}
+		if err := r.WriteFile(p, data, mode, uint32(uid), uint32(gid)); err != nil {
+			return fmt.Errorf("add-files %s: %w", f.Path, err)
+		}
+	}
+	if len(tf.OSRelease) > 0 {
+		if err := editOSRelease(r, tf.OSRelease); err != nil {
+			return err
+		}
+	}
+	if len(tf.KernelArgs) > 0 {
+		// bootc reads kernel arguments from kargs.d; disk image writers
+		// read the same file, so there is one source of truth.
+		var b strings.Builder
+		b.WriteString("# Kernel arguments from the debatom treefile.\nkargs = [")
+		for i, k := range tf.KernelArgs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Quote(k))
+		}
+		b.WriteString("]\n")
+		if err := r.WriteFile("usr/lib/bootc/kargs.d/10-debatom.toml", []byte(b.String()), 0o644, 0, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func removeMatching(t *fstree.Tree, pattern string) error {
+	pat, err := fstree.Clean(pattern)
+	if err != nil || pat == "" {
+		return fmt.Errorf("remove-files %q: not a path pattern", pattern)
+	}
+	if _, err := path.Match(pat, ""); err != nil {
+		return fmt.Errorf("remove-files %q: %w", pattern, err)
+	}
+	var victims []string
+	t.Walk(func(p string, e *fstree.Entry) error {
+		if ok, _ := path.Match(pat, p); ok {
+			victims = append(victims, p)
+		}
+		return nil
+	})
+	for _, v := range victims {
+		t.RemoveAll(v)
+	}
+	return nil
+}
+
+// editOSRelease rewrites usr/lib/os-release (etc/os-release links to it in
+// Debian) with the overrides, keeping the file's order and appending new keys
+// sorted.
+func editOSRelease(r *sysroot.Root, over map[string]string) error {
+	const p = "usr/lib/os-release"
+	data, err := r.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("os-release: %w", err)
+	}
+	done := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		k, _, ok := strings.Cut(line, "=")
+		if v, set := over[k]; ok && set {
+			line = k + "=" + quoteOSRelease(v)
+			done[k] = true
+		}
+		out = append(out, line)
+	}
+	keys := make([]string, 0, len(over))
+	for k := range over {
+		if !done[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+quoteOSRelease(over[k]))
+	}
+	return r.WriteFile(p, []byte(strings.Join(out, "\n")+"\n"), 0o644, 0, 0)
+}
+
+func quoteOSRelease(v string) string {
+	if v != "" && strings.IndexFunc(v, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-", c))
+	}) < 0 {
+		return v
+	}
+	return strconv.Quote(v)
+}
+
+func layout(r *sysroot.Root) (string, error) {
+	return ostreelayout.Apply(r)
+}
+
+// bootStage writes depmod's files and the initramfs next to the kernel.
+func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, error) {
+	kver := b.res.KernelVersion
+	if kver == "" {
+		return "no kernel in the tree: not bootable", nil
+	}
+	if b.opts.NoInitramfs {
+		return "skipped (--no-initramfs)", nil
+	}
+	fsys := b.tree.FS(contents{b.repo}.Open)
+	files, err := depmod.Generate(ctx, fsys, kver, depmod.Options{
+		Workers: b.opts.Workers,
+		Warnf:   func(format string, args ...any) { st.Warn(format, args...) },
+	})
+	if err != nil {
+		return "", err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		e := &fstree.Entry{Kind: fstree.File, Meta: fstree.Meta{Mode: 0o644}, Data: files[n], Size: int64(len(files[n]))}
+		if err := b.tree.Put(path.Join("usr/lib/modules", kver, n), e); err != nil {
+			return "", err
+		}
+	}
+	img, err := initramfs.Build(ctx, fsys.(initramfs.FS), initramfs.Options{
+		KVer:    kver,
+		MTime:   b.timestamp().Unix(),
+		Modules: b.tf.Initramfs.Modules,
+	})
+	if err != nil {
+		return "", err
+	}
+	dst := "usr/lib/modules/" + kver + "/initramfs.img"
+	if err := b.tree.Put(dst, &fstree.Entry{Kind: fstree.File, Meta: fstree.Meta{Mode: 0o644}, Data: img, Size: int64(len(img))}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("kernel %s, %d depmod files, initramfs %s", kver, len(names), progress.Bytes(int64(len(img)))), nil
+}
