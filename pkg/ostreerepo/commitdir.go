@@ -265,6 +265,11 @@ func readXattrs(path string, fd int) ([]fstree.Xattr, error) {
 				return nil, fmt.Errorf("get xattr %s: %w", name, err)
 			}
 		}
+		// libostree drops attributes with empty values when it reads a
+		// file's xattrs; keeping them would change the checksum.
+		if sz == 0 {
+			continue
+		}
 		out = append(out, fstree.Xattr{Name: name, Value: val[:sz]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
