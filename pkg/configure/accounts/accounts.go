@@ -131,14 +131,30 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 		}
 	}
 
-	for _, g := range opts.Groups {
-		if err := d.declareGroup(g); err != nil {
-			return nil, err
+	// Groups with fixed GIDs first, then users (each with a same-numbered
+	// group when free), then groups to allocate, then memberships, so a
+	// user's group can match its UID.
+	for _, fixed := range []bool{true, false} {
+		if !fixed {
+			for _, u := range opts.Users {
+				if err := d.declareUser(r, u); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, g := range opts.Groups {
+			if (g.GID != 0) == fixed {
+				if err := d.declareGroup(g); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	for _, u := range opts.Users {
-		if err := d.declareUser(r, u); err != nil {
-			return nil, err
+		for _, g := range u.Groups {
+			if !d.AddMember(g, u.Name) {
+				return nil, fmt.Errorf("declared user %s: group %s does not exist", u.Name, g)
+			}
 		}
 	}
 	if err := d.write(r); err != nil {
@@ -405,11 +421,6 @@ func (d *DB) declareUser(r *sysroot.Root, u User) error {
 			return fmt.Errorf("declared user %s: password hash contains ':' or a newline", u.Name)
 		}
 		find(d.Shadow, u.Name)[1] = u.PasswordHash
-	}
-	for _, g := range u.Groups {
-		if !d.AddMember(g, u.Name) {
-			return fmt.Errorf("declared user %s: group %s does not exist", u.Name, g)
-		}
 	}
 	if len(u.AuthorizedKeys) > 0 {
 		uid, _ := strconv.ParseUint(row[2], 10, 32)

@@ -195,7 +195,13 @@ func Configure(r *sysroot.Root) error {
 	for _, l := range fileTriggers {
 		ft.WriteString(l + "\n")
 	}
-	files := map[string][]byte{"var/lib/dpkg/triggers/File": ft.Bytes(), "var/lib/dpkg/triggers/Unincorp": nil}
+	files := map[string][]byte{
+		"var/lib/dpkg/triggers/File":     ft.Bytes(),
+		"var/lib/dpkg/triggers/Unincorp": nil,
+		// Format 1 names Multi-Arch: same packages' info files
+		// PKG:ARCH.*; without it dpkg looks for PKG.* and finds nothing.
+		"var/lib/dpkg/info/format": []byte("1\n"),
+	}
 	for name, who := range interests {
 		if strings.ContainsAny(name, "/") {
 			continue

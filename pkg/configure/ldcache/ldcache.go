@@ -114,33 +114,24 @@ func Build(entries []Entry, generator string) []byte {
 		}
 	}
 	sortEntries(es)
-	// Strings: each distinct string once, offsets counted from the
-	// start of the file like ldconfig's.
-	var strs bytes.Buffer
-	offs := map[string]uint32{}
 	base := uint32(headerSize + entrySize*len(es))
-	str := func(s string) uint32 {
-		if o, ok := offs[s]; ok {
-			return o
-		}
-		o := base + uint32(strs.Len())
-		strs.WriteString(s)
-		strs.WriteByte(0)
-		offs[s] = o
-		return o
+	var all []string
+	for _, e := range es {
+		all = append(all, e.Key, e.Path)
 	}
+	strs, offs := stringTable(all)
 	type raw struct{ key, val uint32 }
 	raws := make([]raw, len(es))
 	for i, e := range es {
-		raws[i] = raw{str(e.Key), str(e.Path)}
+		raws[i] = raw{base + offs[e.Key], base + offs[e.Path]}
 	}
 	var b bytes.Buffer
 	le := binary.LittleEndian
 	b.WriteString(magic)
 	binary.Write(&b, le, uint32(len(es)))
-	binary.Write(&b, le, uint32(strs.Len()))
+	binary.Write(&b, le, uint32(len(strs)))
 	b.Write([]byte{flagsLittle, 0, 0, 0})
-	ext := (base + uint32(strs.Len()) + 3) &^ 3
+	ext := (base + uint32(len(strs)) + 3) &^ 3
 	binary.Write(&b, le, ext)
 	b.Write(make([]byte, 12))
 	for i, e := range es {
@@ -150,7 +141,7 @@ func Build(entries []Entry, generator string) []byte {
 		binary.Write(&b, le, uint32(0))
 		binary.Write(&b, le, e.HWCap)
 	}
-	b.Write(strs.Bytes())
+	b.Write(strs)
 	for uint32(b.Len()) < ext {
 		b.WriteByte(0)
 	}
@@ -163,6 +154,53 @@ func Build(entries []Entry, generator string) []byte {
 	binary.Write(&b, le, uint32(len(generator)))
 	b.WriteString(generator)
 	return b.Bytes()
+}
+
+// stringTable lays strings out as glibc's ldconfig does (stringtable.c):
+// sorted by their reversed bytes, longest first among equal tails, and a
+// string that ends another shares its bytes. Same layout, same file.
+func stringTable(in []string) ([]byte, map[string]uint32) {
+	seen := map[string]bool{}
+	var ss []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			ss = append(ss, s)
+		}
+	}
+	sort.Slice(ss, func(i, j int) bool { return tailCmp(ss[i], ss[j]) < 0 })
+	offs := map[string]uint32{}
+	var size uint32
+	for i, s := range ss {
+		if i == 0 {
+			offs[s] = 0
+		} else if prev := ss[i-1]; strings.HasSuffix(prev, s) {
+			offs[s] = offs[prev] + uint32(len(prev)-len(s))
+		} else {
+			offs[s] = offs[prev] + uint32(len(prev)) + 1
+		}
+		if end := offs[s] + uint32(len(s)) + 1; end > size {
+			size = end
+		}
+	}
+	out := make([]byte, size)
+	for _, s := range ss {
+		copy(out[offs[s]:], s)
+	}
+	return out, offs
+}
+
+// tailCmp compares strings from their last byte backwards, higher bytes
+// first; of two where one ends the other, the longer sorts first, so a
+// string directly follows one it can share bytes with.
+func tailCmp(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[len(a)-1-i], b[len(b)-1-i]
+		if ca != cb {
+			return int(cb) - int(ca)
+		}
+	}
+	return len(b) - len(a)
 }
 
 // Parse reads a cache file back (for tests and for checking input).
@@ -373,7 +411,7 @@ func Generator(r *sysroot.Root) string {
 	if k := strings.IndexByte(up, ':'); k >= 0 {
 		up = up[k+1:]
 	}
-	return "ldconfig (Debian GLIBC " + p.Version + ") " + up
+	return "ldconfig (Debian GLIBC " + p.Version + ") stable release version " + up
 }
 
 // Configure writes etc/ld.so.cache.
