@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/debatom/debatom/pkg/gvariant"
@@ -142,7 +143,7 @@ func TestSummaryReadable(t *testing.T) {
 	}
 	view := runOstree(t, "summary", "--repo="+ours.Dir(), "--view")
 	for _, want := range []string{"debatom/test", dSum[:10], "archive-z2"} {
-		if !contains(view, want) {
+		if !strings.Contains(view, want) {
 			t.Errorf("ostree summary --view lacks %q:\n%s", want, view)
 		}
 	}
@@ -169,15 +170,4 @@ func TestSummaryReadable(t *testing.T) {
 	if got := runOstree(t, "rev-parse", "--repo="+dst, "origin:debatom/test"); got != dSum {
 		t.Errorf("pulled %s, want %s", got, dSum)
 	}
-}
-
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
