@@ -1,0 +1,86 @@
+package ext4
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestKernelMount mounts an image read-only with the kernel's ext4 driver
+// when this machine allows it (root and loop devices), as a second opinion
+// next to e2fsck. It skips otherwise, even in CI: e2fsck is the oracle.
+func TestKernelMount(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		t.Skip("no loop devices")
+	}
+	mount, err := exec.LookPath("mount")
+	if err != nil {
+		t.Skip("no mount program")
+	}
+	s := buildSynthetic(t, testOptions(), false)
+	img := filepath.Join(t.TempDir(), "mount.img")
+	if err := s.b.WriteFile(context.Background(), img); err != nil {
+		t.Fatal(err)
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command(mount, "-o", "loop,ro", "-t", "ext4", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("mount -o loop,ro refused here: %v %s", err, out)
+	}
+	defer func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v %s", err, out)
+		}
+	}()
+	for _, e := range s.want {
+		p := filepath.Join(mnt, e.path)
+		st, err := os.Lstat(p)
+		if err != nil {
+			t.Errorf("kernel: %v", err)
+			continue
+		}
+		if modeBits(st.Mode()) != e.mode {
+			t.Errorf("kernel: %s mode %v, want %#o", e.path, st.Mode(), e.mode)
+		}
+		switch e.kind {
+		case kindFile:
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil || hex.EncodeToString(h.Sum(nil)) != e.sha {
+				t.Errorf("kernel: %s content differs (%v)", e.path, err)
+			}
+		case kindSymlink:
+			if got, err := os.Readlink(p); got != e.target || err != nil {
+				t.Errorf("kernel: %s -> %q, %v", e.path, got, err)
+			}
+		}
+	}
+	for dir, n := range map[string]int{"many": 5000, "wide": 10000, "links": 3001} {
+		ents, err := os.ReadDir(filepath.Join(mnt, dir))
+		if err != nil || len(ents) != n {
+			t.Errorf("kernel: %s has %d entries (%v), want %d", dir, len(ents), err, n)
+		}
+	}
+	// Lookups through the htree (not readdir) for names in both trees.
+	for _, p := range []string{"many/entry-04321", "many/näme-ü-04900-日本", "wide/" + strings.Repeat("w", 240) + "-07777"} {
+		if _, err := os.Lstat(filepath.Join(mnt, p)); err != nil {
+			t.Errorf("kernel lookup: %v", err)
+		}
+	}
+}
