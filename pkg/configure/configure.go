@@ -85,6 +85,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"units", func() error { return units.Configure(r, opts.Units, haveSystemctl) }},
 		{"ld.so.cache", func() error { return ldcache.Configure(ctx, r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
+		{"report", func() error { reportNotDerived(r); return nil }},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {

@@ -168,6 +168,21 @@ func baseFiles(r *sysroot.Root, opts Options) error {
 			return err
 		}
 	}
+	// openssh-server's postinst installs the default sshd_config through
+	// ucf (debconf defaults leave it unedited); the host keys are made at
+	// first boot by sshd-keygen.service, never baked into an image.
+	if has("openssh-server") {
+		if err := copyDefault(r, "usr/share/openssh/sshd_config", "etc/ssh/sshd_config"); err != nil {
+			return err
+		}
+	}
+	// systemd-resolved's postinst points resolv.conf at its stub.
+	if has("systemd-resolved") {
+		r.Tree.RemoveAll("etc/resolv.conf")
+		if err := r.Symlink("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf"); err != nil {
+			return err
+		}
+	}
 	// An empty machine-id makes systemd generate one at first boot
 	// without running the interactive first-boot setup.
 	if err := r.WriteFile("etc/machine-id", nil, 0o644, 0, 0); err != nil {
@@ -483,4 +498,45 @@ func contains(a []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// notDerived names script commands whose effects configure does not
+// reproduce, and why; each call found is reported as a warning.
+var notDerived = map[string]string{
+	"dpkg-divert":            "diversions are not recorded",
+	"ucf":                    "only openssh-server's sshd_config is installed from ucf's source",
+	"bootctl":                "the ESP is written by the disk stage",
+	"grub-install":           "the bootloader is installed by the disk stage",
+	"run_grub_install":       "the bootloader is installed by the disk stage",
+	"update-initramfs":       "the initramfs is built by pkg/initramfs",
+	"ssh-keygen":             "host keys are made at first boot by sshd-keygen.service",
+	"systemd-hwdb":           "hwdb.bin is built at first boot by systemd-hwdb-update.service",
+	"journalctl":             "the catalog is built at first boot",
+	"make-ssl-cert":          "snakeoil certificates are not made",
+	"debconf-set-selections": "debconf is not run; every question takes its default",
+}
+
+// reportNotDerived warns, per package, about postinst and preinst calls
+// listed in notDerived.
+func reportNotDerived(r *sysroot.Root) {
+	for _, p := range r.Packages {
+		for _, member := range []string{"preinst", "postinst"} {
+			seen := map[string]bool{}
+			for _, c := range script.Parse(p.Scripts[member]) {
+				prog := path.Base(c.Args[0])
+				why, ok := notDerived[prog]
+				if !ok || seen[prog] {
+					continue
+				}
+				if prog == "dpkg-divert" && !contains(c.Args, "--add") {
+					continue
+				}
+				if prog == "ucf" && p.Name == "openssh-server" {
+					continue
+				}
+				seen[prog] = true
+				r.Report.Warnf(p.Name, "%s line %d runs %s: not derived (%s)", member, c.Line, prog, why)
+			}
+		}
+	}
 }
