@@ -20,8 +20,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("build", stderr)
 	var (
 		file, variant, out, mirror, keyring, suite, lock, cache, arch, aptRoot, stamp, mode string
-		offline, jsonOut, quiet, allowExpired, noInitramfs, listVariants                 bool
-		workers                                                                           int
+		offline, jsonOut, quiet, allowExpired, noInitramfs, listVariants                    bool
+		workers                                                                             int
 	)
 	fs.StringVar(&file, "f", "", "treefile `FILE` (default: the embedded variant named by --variant)")
 	fs.StringVar(&variant, "variant", "base", "embedded `variant` to build: "+fmt.Sprint(treefile.Variants()))
