@@ -6,7 +6,7 @@
 // and writes what it makes into that tree as inline files.
 //
 // The steps live in sub-packages (accounts, pamconfig, alternatives,
-// units, ldcache, dpkgdb, tmpfiles, ostreelayout); this package orders
+// units, ldcache, cacerts, dpkgdb, tmpfiles, ostreelayout); this package orders
 // them and fills in the small one-off effects.
 package configure
 
@@ -17,6 +17,7 @@ import (
 
 	"github.com/debatom/debatom/pkg/configure/accounts"
 	"github.com/debatom/debatom/pkg/configure/alternatives"
+	"github.com/debatom/debatom/pkg/configure/cacerts"
 	"github.com/debatom/debatom/pkg/configure/dpkgdb"
 	"github.com/debatom/debatom/pkg/configure/ldcache"
 	"github.com/debatom/debatom/pkg/configure/ostreelayout"
@@ -84,6 +85,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"alternatives", func() error { _, err := alternatives.Configure(r); return err }},
 		{"units", func() error { return units.Configure(r, opts.Units, haveSystemctl) }},
 		{"ld.so.cache", func() error { return ldcache.Configure(ctx, r) }},
+		{"ca-certificates", func() error { return cacerts.Configure(r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
 		{"report", func() error { reportNotDerived(r); return nil }},
 	}

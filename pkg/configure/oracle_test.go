@@ -222,3 +222,53 @@ func TestDeterministic(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCACertificatesOracle: "openssl rehash" run on the .pem files makes
+// the same HASH.N links as ours, and the bundle holds every certificate.
+func TestCACertificatesOracle(t *testing.T) {
+	openssl := testenv.Tool(t, "openssl")
+	tr, _ := configured(t, Options{})
+	dir := t.TempDir()
+	ours := map[string]string{}
+	n := 0
+	for _, name := range tr.Children("etc/ssl/certs") {
+		e := tr.Get("etc/ssl/certs/" + name)
+		switch {
+		case strings.HasSuffix(name, ".pem"):
+			target := tr.Get(strings.TrimPrefix(e.Target, "/"))
+			if target == nil {
+				t.Fatalf("%s links to missing %s", name, e.Target)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), target.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		case e.Kind == fstree.Symlink:
+			ours[name] = e.Target
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d certificates linked", n)
+	}
+	run(t, openssl, "rehash", dir)
+	theirs := map[string]string{}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.Type()&os.ModeSymlink != 0 {
+			l, _ := os.Readlink(filepath.Join(dir, e.Name()))
+			theirs[e.Name()] = l
+		}
+	}
+	if len(theirs) != len(ours) {
+		t.Errorf("%d hash links, openssl rehash made %d", len(ours), len(theirs))
+	}
+	for k, v := range theirs {
+		if ours[k] != v {
+			t.Errorf("%s → %q, openssl rehash: %q", k, ours[k], v)
+		}
+	}
+	bundle := tr.Get("etc/ssl/certs/ca-certificates.crt")
+	if bundle == nil || strings.Count(string(bundle.Data), "BEGIN CERTIFICATE") != n {
+		t.Errorf("bundle does not hold the %d certificates", n)
+	}
+}
