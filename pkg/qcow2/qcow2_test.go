@@ -255,8 +255,24 @@ func TestOracle(t *testing.T) {
 				}
 
 				compareGuest(t, raw, img, c)
-				// The reader also reads what qemu-img writes.
+				// The reader also reads what qemu-img writes, with either
+				// compression type.
 				compareGuest(t, raw, ref, c)
+				if compress {
+					zref := filepath.Join(dir, "qemu-zstd.qcow2")
+					if out, err := exec.Command(qemuImg, append(args, "-o", "compression_type=zstd", raw, zref)...).CombinedOutput(); err != nil {
+						t.Fatalf("qemu-img convert zstd: %v\n%s", err, out)
+					}
+					compareGuest(t, raw, zref, c)
+					zf, err := os.Open(zref)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer zf.Close()
+					if im, err := Open(zf, fileSize(t, zref)); err != nil || !im.zstd {
+						t.Errorf("%s does not open as a zstd image: %v", zref, err)
+					}
+				}
 
 				again := filepath.Join(dir, "again.qcow2")
 				convert(t, raw, again, Options{Compress: compress})
@@ -451,5 +467,64 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestFileSourceExtents(t *testing.T) {
+	c := rawCase{size: 64 << 20, writes: []write{{1 << 20, "random", 4096}, {40 << 20, "text", 1 << 20}}}
+	f, err := os.Open(makeRaw(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := FileSource(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := src.DataExtents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, e := range ext {
+		total += e.Length
+	}
+	// Every write must lie inside an extent; a file system that reports
+	// holes must keep the total well under the file size.
+	for _, w := range c.writes {
+		in := false
+		for _, e := range ext {
+			in = in || (w.off >= e.Offset && w.off+w.n <= e.Offset+e.Length)
+		}
+		if !in {
+			t.Errorf("write at %d+%d is outside the extents %v", w.off, w.n, ext)
+		}
+	}
+	if total == c.size {
+		t.Logf("the file system of %s reports no holes", os.TempDir())
+	} else if total > 8<<20 {
+		t.Errorf("extents cover %d bytes of a file with %d written", total, 1<<20+4096)
+	}
+}
+
+func TestDataClusters(t *testing.T) {
+	cases := []struct {
+		ext  []Extent
+		want []int64
+	}{
+		{nil, nil},
+		{[]Extent{{0, 1}}, []int64{0}},
+		{[]Extent{{100, 1000}}, []int64{0, 1, 2}},
+		{[]Extent{{3000, 10}, {0, 600}, {512, 1}}, []int64{0, 1, 5}},
+		{[]Extent{{0, 0}, {4095, 1}}, []int64{7}},
+	}
+	for _, c := range cases {
+		got, err := dataClusters(c.ext, 4096, 512)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("dataClusters(%v) = %v, %v; want %v", c.ext, got, err, c.want)
+		}
+	}
+	if _, err := dataClusters([]Extent{{4000, 200}}, 4096, 512); err == nil {
+		t.Error("an extent past the end was accepted")
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Image is a qcow2 image (version 2 or 3) opened for reading. Its ReadAt
-// reads the guest disk. Backing files, encryption, external data files,
-// extended L2 entries and non-deflate compression are refused.
+// reads the guest disk. Compressed clusters may be deflate or zstd.
+// Backing files, encryption, external data files and extended L2 entries
+// are refused.
 type Image struct {
 	r           io.ReaderAt
 	fileSize    int64
@@ -32,6 +34,8 @@ type Image struct {
 	clAt     int64 // guest cluster decompressed into cl, or -1
 	cl       []byte
 	inflater io.ReadCloser
+	zstd     bool // compressed clusters are zstd frames, not deflate
+	unzstd   *zstd.Decoder
 }
 
 // Open parses the header and L1 table of the qcow2 image in r, a file of
@@ -72,9 +76,23 @@ func Open(r io.ReaderAt, fileSize int64) (*Image, error) {
 	}
 	if im.version == 3 {
 		incompat := binary.BigEndian.Uint64(h[72:])
-		// Bit 0 (dirty) only concerns refcounts, which reading ignores.
-		if incompat&^1 != 0 {
-			return nil, fmt.Errorf("qcow2: incompatible features %#x are not supported", incompat&^1)
+		// Bit 0 (dirty) only concerns refcounts, which reading ignores;
+		// bit 3 says compression_type (byte 104) is not deflate.
+		if incompat&^(1|8) != 0 {
+			return nil, fmt.Errorf("qcow2: incompatible features %#x are not supported", incompat&^(1|8))
+		}
+		if incompat&8 != 0 {
+			var ct [1]byte
+			if binary.BigEndian.Uint32(h[100:]) <= 104 {
+				return nil, errors.New("qcow2: compression type bit set but the header has no compression_type field")
+			}
+			if _, err := r.ReadAt(ct[:], 104); err != nil {
+				return nil, fmt.Errorf("qcow2: reading the header: %w", err)
+			}
+			if ct[0] != 1 {
+				return nil, fmt.Errorf("qcow2: compression type %d is not supported", ct[0])
+			}
+			im.zstd = true
 		}
 		if order := binary.BigEndian.Uint32(h[96:]); order > 6 {
 			return nil, fmt.Errorf("qcow2: refcount order %d is invalid", order)
@@ -211,6 +229,24 @@ func (im *Image) decompress(e uint64) error {
 	}
 	if im.cl == nil {
 		im.cl = make([]byte, im.clusterSize)
+	}
+	if im.zstd {
+		// One or more zstd frames; what follows the one that completes
+		// the cluster may belong to the next compressed cluster.
+		if im.unzstd == nil {
+			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+			if err != nil {
+				return err
+			}
+			im.unzstd = d
+		}
+		if err := im.unzstd.Reset(bytes.NewReader(buf)); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(im.unzstd, im.cl); err != nil {
+			return fmt.Errorf("decompressing zstd data at %d: %w", coff, err)
+		}
+		return nil
 	}
 	if im.inflater == nil {
 		im.inflater = flate.NewReader(bytes.NewReader(buf))
