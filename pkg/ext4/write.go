@@ -119,7 +119,7 @@ const chunkBlocks = 256
 func (im *image) writeContents(ctx context.Context, sw *sparseWriter) error {
 	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	g.SetLimit(4 * runtime.GOMAXPROCS(0)) // content callbacks often wait on I/O
 	bufs := sync.Pool{New: func() any { b := make([]byte, chunkBlocks*blockSize); return &b }}
 	for _, n := range im.nodes {
 		if n.kind != kindFile || n.size == 0 {
