@@ -199,36 +199,49 @@ func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, er
 	if b.opts.NoInitramfs {
 		return "skipped (--no-initramfs)", nil
 	}
-	fsys := b.tree.FS(contents{b.repo}.Open)
-	files, err := depmod.Generate(ctx, fsys, kver, depmod.Options{
-		Workers: b.opts.Workers,
-		Warnf:   func(format string, args ...any) { st.Warn(format, args...) },
-	})
-	if err != nil {
-		return "", err
+	key := treeKey(b.tree, kver, fmt.Sprint(b.timestamp().Unix()), fmt.Sprint(b.tf.Initramfs.Modules))
+	art, cached := loadBootCache(b.opts.CacheDir, key)
+	if !cached {
+		fsys := b.tree.FS(contents{b.repo}.Open)
+		files, err := depmod.Generate(ctx, fsys, kver, depmod.Options{
+			Workers: b.opts.Workers,
+			Warnf:   func(format string, args ...any) { st.Warn(format, args...) },
+		})
+		if err != nil {
+			return "", err
+		}
+		img, err := initramfs.Build(ctx, fsys.(initramfs.FS), initramfs.Options{
+			KVer:    kver,
+			MTime:   b.timestamp().Unix(),
+			Modules: b.tf.Initramfs.Modules,
+		})
+		if err != nil {
+			return "", err
+		}
+		art = &bootArtefacts{Files: files, Initramfs: img}
+		if err := storeBootCache(b.opts.CacheDir, key, art); err != nil {
+			st.Warn("caching the initramfs: %v", err)
+		}
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
+	names := make([]string, 0, len(art.Files))
+	for n := range art.Files {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		e := &fstree.Entry{Kind: fstree.File, Meta: fstree.Meta{Mode: 0o644}, Data: files[n], Size: int64(len(files[n]))}
+		e := &fstree.Entry{Kind: fstree.File, Meta: fstree.Meta{Mode: 0o644}, Data: art.Files[n], Size: int64(len(art.Files[n]))}
 		if err := b.tree.Put(path.Join("usr/lib/modules", kver, n), e); err != nil {
 			return "", err
 		}
 	}
-	img, err := initramfs.Build(ctx, fsys.(initramfs.FS), initramfs.Options{
-		KVer:    kver,
-		MTime:   b.timestamp().Unix(),
-		Modules: b.tf.Initramfs.Modules,
-	})
-	if err != nil {
-		return "", err
-	}
+	img := art.Initramfs
 	dst := "usr/lib/modules/" + kver + "/initramfs.img"
 	if err := b.tree.Put(dst, &fstree.Entry{Kind: fstree.File, Meta: fstree.Meta{Mode: 0o644}, Data: img, Size: int64(len(img))}); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("kernel %s, %d depmod files, initramfs %s", kver, len(names), progress.Bytes(int64(len(img)))), nil
+	from := "built"
+	if cached {
+		from = "cached"
+	}
+	return fmt.Sprintf("kernel %s, %d depmod files, initramfs %s (%s)", kver, len(names), progress.Bytes(int64(len(img))), from), nil
 }
