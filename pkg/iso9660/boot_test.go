@@ -66,9 +66,10 @@ func (w *watchWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestBootUEFI boots the ISO as a CD-ROM under OVMF: the firmware must
-// find the El Torito UEFI entry, read the FAT image (pkg/vfat) as an ESP,
-// and start GRUB, which runs the grub.cfg on that ESP.
+// TestBootUEFI boots a hybrid ISO under OVMF, as a CD-ROM and as a disk:
+// the firmware must find the El Torito UEFI entry or the GPT's ESP, read
+// the FAT image (pkg/vfat) behind it, and start GRUB, which runs the
+// grub.cfg it finds.
 func TestBootUEFI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a virtual machine")
@@ -88,13 +89,24 @@ func TestBootUEFI(t *testing.T) {
 		"EFI/debian/grub.cfg": {Data: []byte(cfg)},
 		"README.txt":          {Data: []byte("boot test\n")},
 	}
-	img := writeISO(t, tree, Options{VolumeID: "DEBATOM_TEST", Time: buildTime, EFIBootImage: "boot/efiboot.img"})
+	img := writeISO(t, tree, Options{VolumeID: "DEBATOM_TEST", Time: buildTime, EFIBootImage: "boot/efiboot.img", Hybrid: true})
+	// The same hybrid image as a CD-ROM (El Torito) and as a USB disk (GPT).
+	for name, drive := range map[string][]string{
+		"cdrom": {"-cdrom", img},
+		"disk":  {"-drive", "file=" + img + ",format=raw,if=virtio,snapshot=on"},
+	} {
+		t.Run(name, func(t *testing.T) { bootGRUB(t, qemu, ovmf, drive, marker) })
+	}
+}
 
+// bootGRUB boots OVMF with the given drive and waits for marker.
+func bootGRUB(t *testing.T, qemu, ovmf string, drive []string, marker string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	// TCG: nested KVM trips over OVMF on some hosts.
-	cmd := exec.CommandContext(ctx, qemu, "-machine", "q35,accel=tcg", "-m", "256", "-nographic", "-no-reboot",
-		"-net", "none", "-bios", ovmf, "-cdrom", img)
+	args := append([]string{"-machine", "q35,accel=tcg", "-m", "256", "-nographic", "-no-reboot",
+		"-net", "none", "-bios", ovmf}, drive...)
+	cmd := exec.CommandContext(ctx, qemu, args...)
 	console := &watchWriter{marker: marker, found: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = console, console
 	start := time.Now()
@@ -105,7 +117,7 @@ func TestBootUEFI(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-console.found:
-		t.Logf("GRUB ran from the El Torito image after %v", time.Since(start).Round(time.Second))
+		t.Logf("GRUB ran from the ESP image after %v", time.Since(start).Round(time.Second))
 		cmd.Process.Kill()
 		<-done
 	case err := <-done:
@@ -113,7 +125,7 @@ func TestBootUEFI(t *testing.T) {
 		defer console.mu.Unlock()
 		if !strings.Contains(console.buf.String(), marker) {
 			s := console.buf.String()
-			t.Fatalf("GRUB did not run from the El Torito image (qemu: %v); console:\n%s", err, s[max(0, len(s)-3000):])
+			t.Fatalf("GRUB did not run from the ESP image (qemu: %v); console:\n%s", err, s[max(0, len(s)-3000):])
 		}
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/debatom/debatom/pkg/gpt"
 )
 
 const (
@@ -42,6 +44,14 @@ type Options struct {
 	// (such as pkg/vfat writes) for the El Torito UEFI boot entry; no
 	// boot catalog is written if it is empty.
 	EFIBootImage string
+	// Hybrid also makes the image a GPT disk whose EFI System Partition
+	// is the boot image, so that it boots when written to a USB stick.
+	// The GPT lives in the system area, its backup in sectors appended
+	// after the ISO volume. Needs EFIBootImage.
+	Hybrid bool
+	// DiskGUID is the hybrid GPT's disk GUID; the partition's is derived
+	// from it. If zero, both are derived from VolumeID.
+	DiskGUID gpt.GUID
 }
 
 // node is a file or directory of the tree.
@@ -140,9 +150,21 @@ func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	}
 	total := next
 
+	system := make([]byte, systemArea*sectorSize)
+	var gptTail []byte
+	if opts.Hybrid {
+		if boot == nil {
+			return fmt.Errorf("iso9660: a hybrid image needs an EFI boot image")
+		}
+		var err error
+		if gptTail, err = hybridGPT(system, opts, boot, total); err != nil {
+			return fmt.Errorf("iso9660: %w", err)
+		}
+	}
+
 	bw := bufio.NewWriterSize(w, 1<<20)
 	out := &sectorWriter{w: bw}
-	out.zeros(systemArea)
+	out.Write(system)
 	ts := opts.Time
 	out.sector(volumeDescriptor(1, opts, root, total, uint32(pathTable), lTable, mTable, ts))
 	if boot != nil {
@@ -180,6 +202,7 @@ func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	if out.err == nil && out.n != int64(total)*sectorSize {
 		out.err = fmt.Errorf("wrote %d bytes, laid out %d sectors", out.n, total)
 	}
+	out.Write(gptTail)
 	if out.err != nil {
 		return fmt.Errorf("iso9660: %w", out.err)
 	}
@@ -651,4 +674,54 @@ func bootCatalog(boot *node) []byte {
 	binary.LittleEndian.PutUint16(e[6:], uint16(count))
 	binary.LittleEndian.PutUint32(e[8:], boot.extent)
 	return b
+}
+
+// gptTailSectors is how many 2048-byte sectors after the ISO volume hold
+// the backup GPT: its 33 512-byte sectors, rounded up.
+const gptTailSectors = (33*gpt.SectorSize + sectorSize - 1) / sectorSize
+
+// hybridGPT writes a protective MBR and primary GPT into the system area
+// and returns the sectors to append, which hold the backup GPT. The one
+// partition is the boot image, typed EFI System, where the firmware of a
+// USB boot looks for \EFI\BOOT\BOOTX64.EFI.
+func hybridGPT(system []byte, opts Options, boot *node, total uint32) ([]byte, error) {
+	tailStart := int64(total) * sectorSize
+	disk := &splitDisk{head: system, tail: make([]byte, gptTailSectors*sectorSize), tailAt: tailStart}
+	diskSize := tailStart + int64(len(disk.tail))
+	id := opts.DiskGUID
+	if id.IsZero() {
+		id = gpt.DeriveGUID("debatom/iso9660/" + opts.VolumeID)
+	}
+	first := uint64(boot.extent) * (sectorSize / gpt.SectorSize)
+	table := gpt.Table{
+		DiskGUID: id,
+		Partitions: []gpt.Partition{{
+			Type:     gpt.TypeEFISystem,
+			GUID:     gpt.DeriveGUID(id.String() + "/esp"),
+			Name:     "EFI System Partition",
+			FirstLBA: first,
+			LastLBA:  first + uint64((boot.size+gpt.SectorSize-1)/gpt.SectorSize) - 1,
+		}},
+	}
+	if err := gpt.Write(disk, diskSize, table); err != nil {
+		return nil, err
+	}
+	return disk.tail, nil
+}
+
+// splitDisk is an io.WriterAt over the two parts of a disk that the GPT
+// writer touches: its start and its end.
+type splitDisk struct {
+	head, tail []byte
+	tailAt     int64
+}
+
+func (d *splitDisk) WriteAt(p []byte, off int64) (int, error) {
+	switch {
+	case off+int64(len(p)) <= int64(len(d.head)):
+		return copy(d.head[off:], p), nil
+	case off >= d.tailAt && off+int64(len(p)) <= d.tailAt+int64(len(d.tail)):
+		return copy(d.tail[off-d.tailAt:], p), nil
+	}
+	return 0, fmt.Errorf("GPT write at %d+%d falls outside the system area and the tail", off, len(p))
 }

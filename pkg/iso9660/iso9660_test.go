@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/debatom/debatom/internal/testenv"
+	"github.com/debatom/debatom/pkg/gpt"
 	"github.com/debatom/debatom/pkg/vfat"
 )
 
@@ -124,6 +126,7 @@ func TestWriteRejects(t *testing.T) {
 		"boot is dir": {fstest.MapFS{"efi/x": {}}, Options{EFIBootImage: "efi"}, "not a file in the tree"},
 		"empty boot":  {fstest.MapFS{"efi.img": {}}, Options{EFIBootImage: "efi.img"}, "is empty"},
 		"volume ID":   {fstest.MapFS{}, Options{VolumeID: strings.Repeat("V", 33)}, "longer than 32"},
+		"hybrid":      {fstest.MapFS{"a": {}}, Options{Hybrid: true}, "needs an EFI boot image"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -289,4 +292,66 @@ func compareTree(t *testing.T, got fs.FS, want fstest.MapFS) {
 			t.Errorf("%s is missing", p)
 		}
 	}
+}
+
+func TestHybridOracle(t *testing.T) {
+	sfdisk := testenv.Tool(t, "sfdisk")
+	sgdisk := testenv.Tool(t, "sgdisk")
+	mcopy := testenv.Tool(t, "mcopy")
+	isoinfo := testenv.Tool(t, "isoinfo")
+	tree := isoTree(t)
+	opts := isoOpts
+	opts.Hybrid = true
+	img := writeISO(t, tree, opts)
+	plain := writeISO(t, tree, isoOpts)
+	if got, want := fileSizeOf(t, img), fileSizeOf(t, plain)+gptTailSectors*sectorSize; got != want {
+		t.Errorf("hybrid image is %d bytes, want the plain one's %d plus the GPT tail", got, want)
+	}
+
+	out, err := exec.Command(sfdisk, "--json", img).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --json: %v", err)
+	}
+	var js struct {
+		PartitionTable struct {
+			Label      string `json:"label"`
+			Partitions []struct {
+				Start, Size int64
+				Type        string
+			} `json:"partitions"`
+		} `json:"partitiontable"`
+	}
+	if err := json.Unmarshal(out, &js); err != nil {
+		t.Fatal(err)
+	}
+	pt := js.PartitionTable
+	boot := tree["boot/efiboot.img"].Data
+	if pt.Label != "gpt" || len(pt.Partitions) != 1 || pt.Partitions[0].Type != gpt.TypeEFISystem.String() ||
+		pt.Partitions[0].Size != int64(len(boot)+511)/512 {
+		t.Fatalf("sfdisk sees %s", out)
+	}
+	if out, err := exec.Command(sfdisk, "--verify", img).CombinedOutput(); err != nil || !strings.Contains(string(out), "No errors detected") {
+		t.Errorf("sfdisk --verify: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(sgdisk, "-v", img).CombinedOutput(); err != nil || !strings.Contains(string(out), "No problems found") {
+		t.Errorf("sgdisk -v: %v\n%s", err, out)
+	}
+	// The partition is the boot image: mtools reads the ESP through it.
+	off := pt.Partitions[0].Start * 512
+	got, err := exec.Command(mcopy, "-n", "-i", img+"@@"+strconv.FormatInt(off, 10), "::/EFI/debian/grub.cfg", "-").Output()
+	if err != nil || string(got) != "echo x\n" {
+		t.Errorf("mcopy from the ESP partition: %v, %q", err, got)
+	}
+	// And it is still an ISO with its El Torito catalog.
+	if out, err := exec.Command(isoinfo, "-d", "-i", img).CombinedOutput(); err != nil || !strings.Contains(string(out), "El Torito VD version 1 found") {
+		t.Errorf("isoinfo -d on the hybrid image: %v\n%s", err, out)
+	}
+}
+
+func fileSizeOf(t *testing.T, p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }
