@@ -153,8 +153,11 @@ func splitLine(line string, vars map[string]string) [][]string {
 			i++
 			cur.WriteByte(line[i])
 		case c == '$':
-			inWord = true
+			// An unquoted expansion to nothing is no word at all.
 			n, s := expand(line[i:], vars)
+			if s != "" {
+				inWord = true
+			}
 			cur.WriteString(s)
 			i += n - 1
 		default:

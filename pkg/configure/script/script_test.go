@@ -1,0 +1,90 @@
+package script
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      [][]string
+	}{
+		{"continuation", "update-alternatives --install /usr/bin/a a \\\n  /usr/bin/b 10\n",
+			[][]string{{"update-alternatives", "--install", "/usr/bin/a", "a", "/usr/bin/b", "10"}}},
+		{"variables", "U=messagebus\nL=/usr/lib/x\ndpkg-statoverride --add root \"$U\" 4754 ${L}\n",
+			[][]string{{"dpkg-statoverride", "--add", "root", "messagebus", "4754", "/usr/lib/x"}}},
+		{"unknown variable kept", "adduser $1\n", [][]string{{"adduser", "$1"}}},
+		{"dpkg root empty", "systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} a.conf\n",
+			[][]string{{"systemd-sysusers", "a.conf"}}},
+		{"if and redirections", "if deb-systemd-helper --quiet was-enabled 'x.timer'; then\n\tdeb-systemd-helper enable 'x.timer' >/dev/null || true\nfi\n",
+			[][]string{{"deb-systemd-helper", "--quiet", "was-enabled", "x.timer"}, {"deb-systemd-helper", "enable", "x.timer"}, {"true"}}},
+		{"comments", "# adduser x\nls # adduser y\n", [][]string{{"ls"}}},
+		{"2>&1 stays one word", "ldconfig 2>&1 && echo ok\n", [][]string{{"ldconfig"}, {"echo", "ok"}}},
+		{"single quotes", "echo 'a b' \"c $X\"\n", [][]string{{"echo", "a b", "c $X"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [][]string
+			for _, c := range Parse([]byte(tc.src)) {
+				got = append(got, c.Args)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The real dbus postinst: the statoverride call and its variables.
+func TestRealScript(t *testing.T) {
+	src, err := os.ReadFile("testdata/dbus.postinst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := Calls(Parse(src), "dpkg-statoverride")
+	want := []string{"--update", "--add", "root", "messagebus", "4754", "/usr/lib/dbus-1.0/dbus-daemon-launch-helper"}
+	found := false
+	for _, c := range calls {
+		if reflect.DeepEqual(c.Args, want) {
+			found = true
+			if c.Line != 28 {
+				t.Errorf("line %d, want 28", c.Line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("statoverride call not found in %v", calls)
+	}
+	src, _ = os.ReadFile("testdata/apt.postinst")
+	if n := len(Calls(Parse(src), "deb-systemd-helper")); n < 8 {
+		t.Errorf("apt postinst: %d deb-systemd-helper calls", n)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{"testdata/dbus.postinst", "testdata/apt.postinst"} {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Add([]byte("a=${b:-$(c)}\n\"unterminated 'q \\"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, c := range Parse(b) {
+			if len(c.Args) == 0 || c.Line < 1 {
+				t.Fatalf("bad command %+v", c)
+			}
+			if strings.Contains(strings.Join(c.Args, ""), "\n") && !strings.Contains(string(b), "\n") {
+				t.Fatal("newline invented")
+			}
+		}
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	src, _ := os.ReadFile("testdata/apt.postinst")
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		Parse(src)
+	}
+}
