@@ -242,6 +242,16 @@ func TestSyntheticTree(t *testing.T) {
 			}
 		}
 	}
+	// The trees the test means to build: a two-level htree for /wide, a
+	// one-level one for /many, and an extent tree of depth 1 for the
+	// huge file.
+	outs = debugfs(t, img, "htree /wide", "htree /many", "ex /"+s.huge)
+	if !strings.Contains(outs[0], "Indirect levels: 1") || !strings.Contains(outs[1], "Indirect levels: 0") {
+		t.Errorf("htree levels of /wide and /many not 1 and 0:\n%.400s\n%.400s", outs[0], outs[1])
+	}
+	if !regexp.MustCompile(`(?m)^\s*0/ 1\s+1/\s*1`).MatchString(outs[2]) || !strings.Contains(outs[2], " 1/ 1 ") {
+		t.Errorf("huge file's extent tree is not of depth 1:\n%s", outs[2])
+	}
 	if t.Failed() {
 		return
 	}

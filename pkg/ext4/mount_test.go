@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -38,11 +39,12 @@ func TestKernelMount(t *testing.T) {
 	if out, err := exec.Command(mount, "-o", "loop,ro", "-t", "ext4", img, mnt).CombinedOutput(); err != nil {
 		t.Skipf("mount -o loop,ro refused here: %v %s", err, out)
 	}
-	defer func() {
+	umount := func() {
+		t.Helper()
 		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v %s", err, out)
+			t.Fatalf("umount: %v %s", err, out)
 		}
-	}()
+	}
 	for _, e := range s.want {
 		p := filepath.Join(mnt, e.path)
 		st, err := os.Lstat(p)
@@ -83,4 +85,25 @@ func TestKernelMount(t *testing.T) {
 			t.Errorf("kernel lookup: %v", err)
 		}
 	}
+	umount()
+
+	// Read-write: the kernel uses the journal, the free-space counts and
+	// the htree; e2fsck must still find nothing afterwards.
+	if out, err := exec.Command(mount, "-o", "loop", "-t", "ext4", img, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount -o loop (read-write): %v %s", err, out)
+	}
+	for i := range 500 {
+		if err := os.WriteFile(filepath.Join(mnt, "many", fmt.Sprintf("new-%04d", i)), []byte("new"), 0o644); err != nil {
+			t.Error(err)
+			break
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(mnt, "links")); err != nil {
+		t.Error(err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "grown"), make([]byte, 50<<20), 0o644); err != nil {
+		t.Error(err)
+	}
+	umount()
+	e2fsck(t, img)
 }
