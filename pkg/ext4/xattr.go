@@ -105,10 +105,9 @@ func xattrSpace(es []xentry) int {
 const inodeXattrRoom = inodeSize - 128 - extraIsize - 4
 
 // encodeXattrRegion writes entries at the start of buf and values packed
-// at its end. Value offsets are relative to base (the start of buf for
-// in-inode attributes, the block start for a block whose entries begin
-// at base+32... the caller passes the offset of buf within the unit that
-// offsets count from).
+// at its end. Stored value offsets are relative to the point offsets count
+// from, which lies base bytes before buf: in an inode that is the first
+// entry (base 0); in a block it is the block start (base 32, the header).
 func encodeXattrRegion(buf []byte, base int, es []xentry) {
 	off := 0
 	end := len(buf)

@@ -1,0 +1,40 @@
+// Package ext4 writes ext4 filesystem images from a tree described in
+// memory, like mkfs.ext4 -d, without root, loop devices or external
+// programs; and reads them back far enough to check them.
+//
+// A Builder collects directories, regular files (whose contents come from
+// callbacks, streamed, never held whole), symlinks and hard links, then
+// Write lays the filesystem out and writes it to an io.WriterAt, touching
+// only blocks that hold something, so a sparse file or a qcow2 writer
+// stores only what is used. WriteFile writes through a temporary file and
+// renames it into place, so a failed build leaves nothing behind. The same
+// tree and Options always give the same bytes: UUID, hash seed and times
+// come from Options, never from the clock or a random source.
+//
+// The image has the features mkfs.ext4 in Debian sets by default, except
+// resize_inode and orphan_file: has_journal, ext_attr, dir_index,
+// filetype, extent, 64bit, flex_bg, sparse_super, large_file, huge_file,
+// dir_nlink, extra_isize and metadata_csum (crc32c over the superblock,
+// group descriptors, bitmaps, inodes, extent blocks, directory blocks,
+// htree nodes, attribute blocks and the journal superblock). Blocks are
+// 4 KiB and inodes 256 bytes with 32 extra bytes, as mkfs makes them.
+//
+// Layout: every group's bitmaps and inode table sit together at the start
+// of the image (flex_bg allows that), followed by the journal (an empty,
+// clean jbd2 v2 journal, sized as mkfs would), then each inode's blocks in
+// inode order, contiguous except where a backup superblock is in the way.
+// Inodes are numbered depth-first in name order. Directories whose entries
+// fit one block are linear; larger ones are hashed (half-MD4 htree, one or
+// two index levels). Files of more than four extents get a one-level
+// extent tree. Extended attributes go into the inode when they fit and
+// otherwise into an attribute block shared by every inode with the same
+// set. Block contents of regular files are allocated even where they are
+// zero (files are not made sparse inside the filesystem), but zero blocks
+// are not written.
+//
+// Not supported: block sizes other than 4096, POSIX ACL attributes (the
+// kernel's on-disk ACL form differs from the xattr form), attribute values
+// larger than a block (ea_inode), device nodes and FIFOs (OSTree cannot
+// hold them), inline data, and directories larger than a two-level htree
+// (about 2.5 million average names).
+package ext4
