@@ -43,6 +43,14 @@ func ParseSysusers(name string, b []byte) ([]SysusersLine, error) {
 		default:
 			return nil, fmt.Errorf("%s:%d: unknown line type %q", name, i+1, l.Type)
 		}
+		for _, f := range []string{l.GECOS, l.Home, l.Shell} {
+			if strings.ContainsAny(f, ":\n") {
+				return nil, fmt.Errorf("%s:%d: field %.40q contains ':' or a newline", name, i+1, f)
+			}
+		}
+		if strings.Count(l.ID, ":") > 1 {
+			return nil, fmt.Errorf("%s:%d: bad ID %q", name, i+1, l.ID)
+		}
 		if l.Type != "r" && !validName(l.Name) {
 			return nil, fmt.Errorf("%s:%d: invalid user or group name %q", name, i+1, l.Name)
 		}
