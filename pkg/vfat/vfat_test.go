@@ -413,3 +413,58 @@ func TestOracle(t *testing.T) {
 		compareTree(t, os.DirFS(dst), tree)
 	}
 }
+
+// TestReadMkfsImage checks the reader against an independent writer:
+// mkfs.vfat makes the file system and mtools copies the tree in.
+func TestReadMkfsImage(t *testing.T) {
+	mkfs := testenv.Tool(t, "mkfs.vfat")
+	mcopy := testenv.Tool(t, "mcopy")
+	tree := espTree()
+	src := t.TempDir()
+	for p, f := range tree {
+		full := filepath.Join(src, p)
+		if f.Mode.IsDir() {
+			if err := os.MkdirAll(full, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := filepath.Join(t.TempDir(), "mkfs.img")
+	if out, err := exec.Command(mkfs, "-F", "32", "-n", "MKFS", "-i", "0badcafe", "-C", img, "65536").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.vfat: %v\n%s", err, out)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-s", "-i", img}
+	for _, e := range ents {
+		args = append(args, filepath.Join(src, e.Name()))
+	}
+	cmd := exec.Command(mcopy, append(args, "::/")...)
+	cmd.Env = utf8Env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mcopy -s: %v\n%s", err, out)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	fsys, err := Open(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fsys.Label() != "MKFS" || fsys.VolumeID() != 0x0BADCAFE {
+		t.Errorf("label %q, volume ID %08X", fsys.Label(), fsys.VolumeID())
+	}
+	compareTree(t, fsys, tree)
+}
