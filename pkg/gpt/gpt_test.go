@@ -370,3 +370,54 @@ func TestOracle(t *testing.T) {
 		})
 	}
 }
+
+// TestReadSgdiskTable checks the reader against an independent writer.
+func TestReadSgdiskTable(t *testing.T) {
+	sgdisk := testenv.Tool(t, "sgdisk")
+	const size = 64 << 20
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	disk, esp, root := DeriveGUID("sg/disk"), DeriveGUID("sg/esp"), DeriveGUID("sg/root")
+	out, err := exec.Command(sgdisk,
+		"-U", disk.String(),
+		"-n", "1:2048:+16M", "-t", "1:"+TypeEFISystem.String(), "-c", "1:ESP", "-u", "1:"+esp.String(),
+		"-n", "2:0:0", "-t", "2:"+TypeLinuxRootAMD64.String(), "-c", "2:root fs", "-u", "2:"+root.String(), "-A", "2:set:60",
+		img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sgdisk: %v\n%s", err, out)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tab, err := Read(f, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Partition{
+		{Type: TypeEFISystem, GUID: esp, Name: "ESP", FirstLBA: 2048, LastLBA: 2048 + 16<<20/SectorSize - 1},
+		{Type: TypeLinuxRootAMD64, GUID: root, Name: "root fs", FirstLBA: 2048 + 16<<20/SectorSize, Attributes: AttrReadOnly}, // LastLBA: see below
+	}
+	if tab.DiskGUID != disk || len(tab.Partitions) != 2 {
+		t.Fatalf("read %+v", tab)
+	}
+	for i := range want {
+		// sgdisk aligns the end of "0:0" partitions down to 2048 sectors;
+		// accept its end as long as it is inside the usable range.
+		if i == 1 {
+			want[i].LastLBA = tab.Partitions[i].LastLBA
+			if want[i].LastLBA > LastUsableLBA(size) || want[i].LastLBA < LastUsableLBA(size)-2048 {
+				t.Errorf("partition 2 ends at %d, usable end is %d", want[i].LastLBA, LastUsableLBA(size))
+			}
+		}
+		if tab.Partitions[i] != want[i] {
+			t.Errorf("partition %d: read %+v, want %+v", i+1, tab.Partitions[i], want[i])
+		}
+	}
+}
