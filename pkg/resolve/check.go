@@ -24,6 +24,7 @@ func Check(pkgs []*apt.Package, arch string) error {
 		marked:    map[string]*node{},
 		provided:  map[string][]provision{},
 		neg:       map[string][]negRel{},
+		busy:      map[string]bool{},
 	}
 	var nodes []*node
 	for i, p := range pkgs {

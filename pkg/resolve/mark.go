@@ -31,13 +31,21 @@ func (r *resolver) aptInstall(list []*node) error {
 			return fmt.Errorf("cannot install %s: %s", n.pkg.Name, why)
 		}
 	}
-	return nil
+	return r.repair()
 }
 
 // install is MarkInstall(Pkg, AutoInst=true, FromUser=false): mark the
 // candidate, then its dependencies depth-first; if one cannot be satisfied
 // the candidate (but not what was already installed for it, as in apt) is
 // unmarked again.
+//
+// The candidate's own Conflicts and Breaks are handled as apt's
+// MarkInstall_RemoveConflictsIfNotUpgradeable does: packages they hit that
+// are only marked get unmarked, unless they are being processed further up
+// the recursion (apt's Protected flag), in which case the candidate fails.
+// The other direction, a selected package whose Conflicts or Breaks hit the
+// candidate, apt leaves to its problem resolver; here the candidate is
+// simply not taken, so the next alternative or provider is tried.
 func (r *resolver) install(n *node) (bool, string) {
 	name := n.pkg.Name
 	if r.marked[name] == n || (r.marked[name] == nil && r.installed[name] == n) {
@@ -49,7 +57,16 @@ func (r *resolver) install(n *node) (bool, string) {
 			return false, err.Error()
 		}
 	}
-	if why := r.conflict(n); why != "" {
+	hits, why := r.ownConflicts(n)
+	for _, h := range hits {
+		if r.installed[h.pkg.Name] == h || r.busy[h.pkg.Name] {
+			return false, why
+		}
+	}
+	for _, h := range hits {
+		r.unmark(h)
+	}
+	if why := r.reverseConflict(n); why != "" {
 		return false, why
 	}
 	r.mark(n)
@@ -60,12 +77,49 @@ func (r *resolver) install(n *node) (bool, string) {
 	return true, ""
 }
 
+// repair re-processes marked packages left with an unmet dependency
+// because a later conflict unmarked what satisfied it; apt hands this
+// state to its problem resolver, whose first move is the same.
+func (r *resolver) repair() error {
+	for range 3 {
+		var broken []*node
+		for _, n := range r.marked {
+			if r.parse(n) != nil {
+				continue
+			}
+			for _, d := range n.deps {
+				if g := r.applicable(d.g); d.critical && len(g) > 0 && !r.satisfied(g) {
+					broken = append(broken, n)
+					break
+				}
+			}
+		}
+		if len(broken) == 0 {
+			return nil
+		}
+		slices.SortFunc(broken, func(a, b *node) int { return a.id - b.id })
+		for _, n := range broken {
+			if r.marked[n.pkg.Name] != n {
+				continue
+			}
+			if ok, why := r.processDeps(n, true); !ok {
+				return fmt.Errorf("cannot install %s: %s", n.pkg.Name, why)
+			}
+		}
+	}
+	return nil
+}
+
 // processDeps is MarkInstall_InstallDependencies. For a requested package
 // (fromUser) a failed dependency does not stop the others, as in apt; the
 // first failure is reported.
 func (r *resolver) processDeps(n *node, fromUser bool) (bool, string) {
 	if err := r.parse(n); err != nil {
 		return false, err.Error()
+	}
+	if !r.busy[n.pkg.Name] {
+		r.busy[n.pkg.Name] = true
+		defer delete(r.busy, n.pkg.Name)
 	}
 	var first string
 	for _, d := range n.deps {
@@ -360,25 +414,51 @@ func (r *resolver) why(rel Relation) string {
 
 // conflict reports a Conflicts or Breaks between n and the selected
 // packages, in either direction, as a sentence naming both; "" if none.
-// dpkg ignores a package's relations with itself.
 func (r *resolver) conflict(n *node) string {
-	if err := r.parse(n); err != nil {
-		return err.Error()
+	if _, why := r.ownConflicts(n); why != "" {
+		return why
 	}
+	return r.reverseConflict(n)
+}
+
+// ownConflicts lists the selected packages that n's Conflicts and Breaks
+// hit, with a sentence about the first. dpkg ignores a package's relations
+// with itself.
+func (r *resolver) ownConflicts(n *node) ([]*node, string) {
+	if err := r.parse(n); err != nil {
+		return nil, err.Error()
+	}
+	var hits []*node
+	first := ""
 	for _, f := range []struct {
 		field string
 		rels  []Relation
 	}{{"Conflicts", n.conflicts}, {"Breaks", n.breaks}} {
 		for _, rel := range f.rels {
 			if s := r.selected(rel.Name); s != nil && s.pkg.Name != n.pkg.Name && rel.Satisfies(s.pkg.Version) && r.archOK(rel, s) {
-				return fmt.Sprintf("%s %s %s %s %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], s.pkg.Name, s.pkg.Version, rel)
+				if first == "" {
+					first = fmt.Sprintf("%s %s %s %s %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], s.pkg.Name, s.pkg.Version, rel)
+				}
+				hits = append(hits, s)
 			}
 			for _, p := range r.provided[rel.Name] {
-				if p.by.pkg.Name != n.pkg.Name && provSatisfies(rel, p) && r.archOK(rel, p.by) {
-					return fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], p.by.pkg.Name, p.by.pkg.Version, rel.Name, rel)
+				if p.by.pkg.Name != n.pkg.Name && provSatisfies(rel, p) && r.archOK(rel, p.by) && r.selected(p.by.pkg.Name) == p.by {
+					if first == "" {
+						first = fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], p.by.pkg.Name, p.by.pkg.Version, rel.Name, rel)
+					}
+					hits = append(hits, p.by)
 				}
 			}
 		}
+	}
+	return slices.Compact(hits), first
+}
+
+// reverseConflict reports a selected package whose Conflicts or Breaks
+// hit n; "" if none.
+func (r *resolver) reverseConflict(n *node) string {
+	if err := r.parse(n); err != nil {
+		return err.Error()
 	}
 	for _, x := range r.neg[n.pkg.Name] {
 		if x.by.pkg.Name != n.pkg.Name && x.rel.Satisfies(n.pkg.Version) && r.archOK(x.rel, n) {

@@ -173,6 +173,7 @@ type resolver struct {
 	marked    map[string]*node // apt's install marks in the current phase
 	provided  map[string][]provision
 	neg       map[string][]negRel
+	busy      map[string]bool // packages whose dependencies are being processed
 	steps     int
 }
 
@@ -192,6 +193,7 @@ func newResolver(ctx context.Context, pkgs []*apt.Package, req Request) (*resolv
 		marked:     map[string]*node{},
 		provided:   map[string][]provision{},
 		neg:        map[string][]negRel{},
+		busy:       map[string]bool{},
 	}
 	for _, x := range req.Exclude {
 		r.excluded[x] = true
