@@ -8,7 +8,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz/lzma"
-	"github.com/xi2/xz"
+
+	"github.com/debatom/debatom/pkg/deb/xz"
 )
 
 // maxWindow bounds the memory a hostile member can make a decoder take:

@@ -1,0 +1,425 @@
+package xz
+
+import (
+	"errors"
+	"io"
+)
+
+var (
+	errCorrupt = errors.New("corrupt LZMA2 data")
+	errDist    = errors.New("corrupt LZMA2 data: match distance beyond the data decoded")
+)
+
+const (
+	// chunkMax is the most an LZMA2 chunk can decode to.
+	chunkMax = 2 << 20
+	// inPad follows a chunk's compressed bytes so that one symbol can
+	// read past their end without a bounds failure; the overrun is then
+	// reported as corrupt data. One symbol consumes at most 48 bytes.
+	inPad = 64
+)
+
+// lenDec holds the probabilities of a match-length decoder.
+type lenDec struct {
+	choice, choice2 uint16
+	low, mid        [16][8]uint16
+	high            [256]uint16
+}
+
+// lzma2 decodes an LZMA2 stream into a linear window. Decoded bytes are
+// buf[emit:pos]; the window keeps the last dictSize bytes before pos for
+// matches, sliding them to the front when it fills.
+type lzma2 struct {
+	dictSize int
+	maxLen   int // window length limit: dictSize plus room for chunks
+	buf      []byte
+	pos      int
+	emit     int
+	base     int64 // stream position of buf[0] since the dictionary reset
+
+	needDictReset, needProps bool
+
+	lc, lp, pb uint
+	state      uint32
+	rep        [4]uint32
+
+	isMatch    [12 << 4]uint16
+	isRep      [12]uint16
+	isRep0     [12]uint16
+	isRep1     [12]uint16
+	isRep2     [12]uint16
+	isRep0Long [12 << 4]uint16
+	distSlot   [4][64]uint16
+	distSpec   [114]uint16
+	distAlign  [16]uint16
+	matchLen   lenDec
+	repLen     lenDec
+	literal    [0x300 << 4]uint16
+
+	in []byte // compressed chunk plus inPad zero bytes
+}
+
+func newLZMA2(dictSize int) *lzma2 {
+	slack := min(max(dictSize, 4<<20), 16<<20)
+	return &lzma2{dictSize: dictSize, maxLen: dictSize + slack, needDictReset: true, needProps: true}
+}
+
+// room makes space for n more bytes at pos, keeping dictSize bytes of
+// history; every decoded byte has been emitted by then.
+func (d *lzma2) room(n int) {
+	if d.pos+n <= len(d.buf) {
+		return
+	}
+	keep := min(d.pos, d.dictSize)
+	if len(d.buf) < d.maxLen {
+		// Grow rather than allocate the whole window up front: most
+		// members are far smaller than their declared dictionary.
+		nl := min(d.maxLen, max(2*len(d.buf), keep+n, 1<<20))
+		nb := make([]byte, nl)
+		copy(nb, d.buf[d.pos-keep:d.pos])
+		d.buf = nb
+	} else {
+		copy(d.buf, d.buf[d.pos-keep:d.pos])
+	}
+	d.base += int64(d.pos - keep)
+	d.pos, d.emit = keep, keep
+}
+
+func (d *lzma2) resetDict() {
+	d.base, d.pos, d.emit = 0, 0, 0
+}
+
+func (d *lzma2) resetState() {
+	d.state = 0
+	d.rep = [4]uint32{}
+	for _, p := range [][]uint16{d.isMatch[:], d.isRep[:], d.isRep0[:], d.isRep1[:], d.isRep2[:], d.isRep0Long[:], d.distSpec[:], d.distAlign[:], d.literal[:]} {
+		for i := range p {
+			p[i] = 1024
+		}
+	}
+	for i := range d.distSlot {
+		for j := range d.distSlot[i] {
+			d.distSlot[i][j] = 1024
+		}
+	}
+	for _, l := range []*lenDec{&d.matchLen, &d.repLen} {
+		l.choice, l.choice2 = 1024, 1024
+		for i := range l.low {
+			for j := range l.low[i] {
+				l.low[i][j], l.mid[i][j] = 1024, 1024
+			}
+		}
+		for i := range l.high {
+			l.high[i] = 1024
+		}
+	}
+}
+
+// chunk reads and decodes the next LZMA2 chunk from r. It returns the
+// number of bytes decoded to buf[pos-n:pos], or io.EOF at the end marker.
+func (d *lzma2) chunk(r *input) (int, error) {
+	c, err := r.byte()
+	if err != nil {
+		return 0, err
+	}
+	if c == 0 {
+		return 0, io.EOF
+	}
+	if c >= 0xe0 || c == 1 {
+		d.needProps = true
+		d.needDictReset = false
+		d.resetDict()
+	} else if d.needDictReset {
+		return 0, errCorrupt
+	}
+	if c < 0x80 {
+		if c > 2 {
+			return 0, errCorrupt
+		}
+		n, err := r.be16()
+		if err != nil {
+			return 0, err
+		}
+		n++
+		d.room(n)
+		if err := r.full(d.buf[d.pos : d.pos+n]); err != nil {
+			return 0, err
+		}
+		d.pos += n
+		return n, nil
+	}
+
+	u, err := r.be16()
+	if err != nil {
+		return 0, err
+	}
+	unc := int(c&0x1f)<<16 + u + 1
+	comp, err := r.be16()
+	if err != nil {
+		return 0, err
+	}
+	comp++
+	switch {
+	case c >= 0xc0:
+		p, err := r.byte()
+		if err != nil {
+			return 0, err
+		}
+		if p >= 9*5*5 {
+			return 0, errCorrupt
+		}
+		d.lc, d.lp, d.pb = uint(p%9), uint(p/9%5), uint(p/45)
+		if d.lc+d.lp > 4 {
+			return 0, errCorrupt
+		}
+		d.needProps = false
+		d.resetState()
+	case d.needProps:
+		return 0, errCorrupt
+	case c >= 0xa0:
+		d.resetState()
+	}
+	if comp < 5 {
+		return 0, errCorrupt
+	}
+	if cap(d.in) < comp+inPad {
+		d.in = make([]byte, 64<<10+inPad)
+	}
+	d.in = d.in[:comp+inPad]
+	if err := r.full(d.in[:comp]); err != nil {
+		return 0, err
+	}
+	clear(d.in[comp:])
+	d.room(unc)
+	if err := d.decode(unc, comp); err != nil {
+		return 0, err
+	}
+	return unc, nil
+}
+
+// bit decodes one bit with probability *p. It takes and returns the range
+// coder's state as values so that, inlined, the state stays in registers.
+func bit(in []byte, i int, rng, code uint32, p *uint16) (int, uint32, uint32, uint32) {
+	if rng < 1<<24 {
+		rng <<= 8
+		code = code<<8 | uint32(in[i])
+		i++
+	}
+	bound := (rng >> 11) * uint32(*p)
+	if code < bound {
+		*p += (2048 - *p) >> 5
+		return i, bound, code, 0
+	}
+	*p -= *p >> 5
+	return i, rng - bound, code - bound, 1
+}
+
+// tree decodes a bits-wide symbol, most significant bit first.
+func tree(in []byte, i int, rng, code uint32, probs []uint16, bits uint) (int, uint32, uint32, uint32) {
+	sym := uint32(1)
+	var b uint32
+	for sym < 1<<bits {
+		i, rng, code, b = bit(in, i, rng, code, &probs[sym])
+		sym = sym<<1 | b
+	}
+	return i, rng, code, sym - 1<<bits
+}
+
+// length decodes a match length (2..273).
+func length(in []byte, i int, rng, code uint32, l *lenDec, posState uint32) (int, uint32, uint32, int) {
+	var b, s uint32
+	i, rng, code, b = bit(in, i, rng, code, &l.choice)
+	if b == 0 {
+		i, rng, code, s = tree(in, i, rng, code, l.low[posState][:], 3)
+		return i, rng, code, int(s) + 2
+	}
+	i, rng, code, b = bit(in, i, rng, code, &l.choice2)
+	if b == 0 {
+		i, rng, code, s = tree(in, i, rng, code, l.mid[posState][:], 3)
+		return i, rng, code, int(s) + 10
+	}
+	i, rng, code, s = tree(in, i, rng, code, l.high[:], 8)
+	return i, rng, code, int(s) + 18
+}
+
+// litNext is the state after a literal.
+var litNext = [12]uint32{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 4, 5}
+
+// decode decodes one LZMA chunk of unc bytes from d.in[:comp].
+func (d *lzma2) decode(unc, comp int) error {
+	in := d.in
+	buf := d.buf
+	pos := d.pos
+	end := pos + unc
+	base := d.base
+	rng := uint32(0xffffffff)
+	code := uint32(in[1])<<24 | uint32(in[2])<<16 | uint32(in[3])<<8 | uint32(in[4])
+	i := 5
+	state := d.state
+	rep0, rep1, rep2, rep3 := d.rep[0], d.rep[1], d.rep[2], d.rep[3]
+	pbMask := uint32(1)<<d.pb - 1
+	lpMask := uint32(1)<<d.lp - 1
+	lc := d.lc
+	var b uint32
+	for pos < end {
+		if i > comp {
+			return errCorrupt
+		}
+		abs := uint32(base + int64(pos))
+		posState := abs & pbMask
+		st := state
+		i, rng, code, b = bit(in, i, rng, code, &d.isMatch[st<<4|posState])
+		if b == 0 {
+			var prev uint32
+			if pos > 0 {
+				prev = uint32(buf[pos-1])
+			}
+			off := 0x300 * (((abs & lpMask) << lc) + prev>>(8-lc))
+			lit := d.literal[off : off+0x300]
+			sym := uint32(1)
+			if st < 7 {
+				for sym < 0x100 {
+					i, rng, code, b = bit(in, i, rng, code, &lit[sym])
+					sym = sym<<1 | b
+				}
+			} else {
+				if int(rep0) >= pos {
+					return errDist
+				}
+				mb := uint32(buf[pos-int(rep0)-1]) << 1
+				o := uint32(0x100)
+				for sym < 0x100 {
+					mbit := mb & o
+					mb <<= 1
+					i, rng, code, b = bit(in, i, rng, code, &lit[o+mbit+sym])
+					sym = sym<<1 | b
+					if b != 0 {
+						o = mbit
+					} else {
+						o ^= mbit
+					}
+				}
+			}
+			buf[pos] = byte(sym)
+			pos++
+			state = litNext[st]
+			continue
+		}
+		var n int
+		i, rng, code, b = bit(in, i, rng, code, &d.isRep[st])
+		if b == 0 {
+			rep3, rep2, rep1 = rep2, rep1, rep0
+			i, rng, code, n = length(in, i, rng, code, &d.matchLen, posState)
+			if st < 7 {
+				state = 7
+			} else {
+				state = 10
+			}
+			var slot uint32
+			i, rng, code, slot = tree(in, i, rng, code, d.distSlot[min(n-2, 3)][:], 6)
+			if slot < 4 {
+				rep0 = slot
+			} else {
+				nd := slot>>1 - 1
+				dist := (2 | slot&1) << nd
+				if slot < 14 {
+					// The reverse tree's probabilities start at
+					// distSpec[dist-slot-1+1] for s = 1.
+					probs := d.distSpec[dist-slot:]
+					s := uint32(1)
+					for k := uint32(0); k < nd; k++ {
+						i, rng, code, b = bit(in, i, rng, code, &probs[s-1])
+						s = s<<1 | b
+						dist |= b << k
+					}
+				} else {
+					var direct uint32
+					for k := nd - 4; k > 0; k-- {
+						if rng < 1<<24 {
+							rng <<= 8
+							code = code<<8 | uint32(in[i])
+							i++
+						}
+						rng >>= 1
+						code -= rng
+						t := 0 - (code >> 31)
+						code += rng & t
+						direct = direct<<1 + (t + 1)
+					}
+					dist += direct << 4
+					s := uint32(1)
+					for k := uint32(0); k < 4; k++ {
+						i, rng, code, b = bit(in, i, rng, code, &d.distAlign[s])
+						s = s<<1 | b
+						dist |= b << k
+					}
+				}
+				rep0 = dist
+			}
+		} else {
+			i, rng, code, b = bit(in, i, rng, code, &d.isRep0[st])
+			if b == 0 {
+				i, rng, code, b = bit(in, i, rng, code, &d.isRep0Long[st<<4|posState])
+				if b == 0 {
+					if int(rep0) >= pos {
+						return errDist
+					}
+					if st < 7 {
+						state = 9
+					} else {
+						state = 11
+					}
+					buf[pos] = buf[pos-int(rep0)-1]
+					pos++
+					continue
+				}
+			} else {
+				i, rng, code, b = bit(in, i, rng, code, &d.isRep1[st])
+				if b == 0 {
+					rep0, rep1 = rep1, rep0
+				} else {
+					i, rng, code, b = bit(in, i, rng, code, &d.isRep2[st])
+					if b == 0 {
+						rep0, rep1, rep2 = rep2, rep0, rep1
+					} else {
+						rep0, rep1, rep2, rep3 = rep3, rep0, rep1, rep2
+					}
+				}
+			}
+			i, rng, code, n = length(in, i, rng, code, &d.repLen, posState)
+			if st < 7 {
+				state = 8
+			} else {
+				state = 11
+			}
+		}
+		// rep0 of 0xffffffff is the end marker, which LZMA2 forbids; like
+		// any distance beyond the data so far, it is corrupt here.
+		if int64(rep0) >= int64(pos) || int64(rep0) >= int64(d.dictSize) {
+			return errDist
+		}
+		if n > end-pos {
+			return errCorrupt // a match may not cross a chunk boundary
+		}
+		src := pos - int(rep0) - 1
+		if int(rep0)+1 >= n {
+			copy(buf[pos:pos+n], buf[src:src+n])
+		} else {
+			for k := 0; k < n; k++ {
+				buf[pos+k] = buf[src+k]
+			}
+		}
+		pos += n
+	}
+	if rng < 1<<24 {
+		code = code<<8 | uint32(in[i])
+		i++
+	}
+	if i != comp || code != 0 {
+		return errCorrupt
+	}
+	d.pos = pos
+	d.state = state
+	d.rep = [4]uint32{rep0, rep1, rep2, rep3}
+	return nil
+}
