@@ -137,8 +137,14 @@ func checkXattrs(p string, xs []Xattr) ([]Xattr, error) {
 	out := append([]Xattr(nil), xs...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	for i, x := range out {
-		if _, _, err := xattrIndex(x.Name); err != nil {
+		idx, _, err := xattrIndex(x.Name)
+		if err != nil {
 			return nil, fmt.Errorf("ext4: %s: %w", p, err)
+		}
+		if idx == 2 || idx == 3 {
+			if _, err := aclToDisk(x.Value); err != nil {
+				return nil, fmt.Errorf("ext4: %s: xattr %s: %w", p, x.Name, err)
+			}
 		}
 		if i > 0 && out[i-1].Name == x.Name {
 			return nil, fmt.Errorf("ext4: %s: xattr %s given twice", p, x.Name)

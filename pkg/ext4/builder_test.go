@@ -197,9 +197,12 @@ func TestBadInput(t *testing.T) {
 		{"xattr-too-big", nil, func(b *Builder) error {
 			return b.AddFile("f", 0o644, 0, 0, []Xattr{{"user.a", make([]byte, 3000)}, {"user.b", make([]byte, 3000)}}, 0, nil)
 		}, "more than a block"},
-		{"posix-acl", nil, func(b *Builder) error {
-			return b.Mkdir("d", 0o755, 0, 0, []Xattr{{"system.posix_acl_access", []byte{2, 0, 0, 0}}})
-		}, "POSIX ACLs are not supported"},
+		{"posix-acl-version", nil, func(b *Builder) error {
+			return b.Mkdir("d", 0o755, 0, 0, []Xattr{{"system.posix_acl_access", []byte{1, 0, 0, 0}}})
+		}, "ACL version 1, want 2"},
+		{"posix-acl-length", nil, func(b *Builder) error {
+			return b.Mkdir("d", 0o755, 0, 0, []Xattr{{"system.posix_acl_default", []byte{2, 0, 0, 0, 1, 0}}})
+		}, "8-byte entries"},
 		{"parent-is-file", nil, func(b *Builder) error {
 			b.AddFile("f", 0o644, 0, 0, nil, 0, nil)
 			return b.AddFile("f/g", 0o644, 0, 0, nil, 0, nil)

@@ -28,13 +28,13 @@
 // two index levels). Files of more than four extents get a one-level
 // extent tree. Extended attributes go into the inode when they fit and
 // otherwise into an attribute block shared by every inode with the same
-// set. Block contents of regular files are allocated even where they are
+// set. POSIX ACLs (system.posix_acl_access and _default) are given in the
+// xattr form and stored in ext4's compact form, as the kernel does. Block contents of regular files are allocated even where they are
 // zero (files are not made sparse inside the filesystem), but zero blocks
 // are not written.
 //
-// Not supported: block sizes other than 4096, POSIX ACL attributes (the
-// kernel's on-disk ACL form differs from the xattr form), attribute values
-// larger than a block (ea_inode), device nodes and FIFOs (OSTree cannot
-// hold them), inline data, and directories larger than a two-level htree
-// (about 2.5 million average names).
+// Not supported: block sizes other than 4096, attribute values larger than
+// a block (ea_inode), device nodes and FIFOs (OSTree cannot hold them),
+// inline data, files needing more than 1360 extents (about 170 GiB), and
+// directories beyond a two-level htree (258,570 leaf blocks).
 package ext4

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -35,6 +36,17 @@ type synthetic struct {
 	huge  string // path of the big generated file
 	sizes map[string]int64
 }
+
+// testACL is user::rwx user:1000:r-x group::r-x group:50:rwx mask::rwx other::---.
+var testACL = func() []byte {
+	b := binary.LittleEndian.AppendUint32(nil, 2)
+	for _, e := range [][3]uint32{{1, 7, ^uint32(0)}, {2, 5, 1000}, {4, 5, ^uint32(0)}, {8, 7, 50}, {0x10, 7, ^uint32(0)}, {0x20, 0, ^uint32(0)}} {
+		b = binary.LittleEndian.AppendUint16(b, uint16(e[0]))
+		b = binary.LittleEndian.AppendUint16(b, uint16(e[1]))
+		b = binary.LittleEndian.AppendUint32(b, e[2])
+	}
+	return b
+}()
 
 // hugeSize is the size of the big generated file: 600 MB, so that it
 // needs five extents and so a one-level extent tree.
@@ -76,13 +88,20 @@ func buildSynthetic(t testing.TB, opts Options, huge bool) *synthetic {
 	file("etc/empty", 0o600, 0, 0, nil, nil, 1)
 	file("etc/shadow", 0o640, 0, 42, []Xattr{{"user.note", []byte("secret")}}, []byte("root:*:19000:0:99999:7:::\n"), 1)
 	add(expect{path: "tmp", kind: kindDir, mode: 0o1777, links: 2}, nil, nil)
-	add(expect{path: "srv", kind: kindDir, mode: 0o755, links: 3}, nil, nil)
+	add(expect{path: "srv", kind: kindDir, mode: 0o755, links: 4}, nil, nil)
 	add(expect{path: "srv/shared", kind: kindDir, mode: 0o2775, uid: 1000, gid: 100000, links: 2},
 		[]Xattr{{"trusted.overlay.opaque", []byte("y")}}, nil)
 	file("srv/shared/odd", 0o4711, 70000, 4294967294, nil, []byte("#!/bin/sh\nexit 0\n"), 1)
 	file("srv/shared/none", 0, 1, 1, nil, []byte("x"), 1)
 	caps := []byte{0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	file("srv/shared/ping", 0o755, 0, 0, []Xattr{{"security.capability", caps}}, bytes.Repeat([]byte{0x7f, 'E', 'L', 'F'}, 3000), 1)
+
+	// POSIX ACLs, given in xattr form (ids of the *_OBJ, MASK and OTHER
+	// entries undefined, as the kernel reports them).
+	add(expect{path: "srv/acl", kind: kindDir, mode: 0o770, links: 2}, []Xattr{
+		{"system.posix_acl_access", testACL},
+		{"system.posix_acl_default", testACL},
+	}, nil)
 
 	// Symlinks: fast (< 60 bytes, in the inode) and slow (a block).
 	add(expect{path: "bin", kind: kindSymlink, target: "usr/bin"}, nil, nil)

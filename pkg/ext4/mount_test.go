@@ -1,6 +1,7 @@
 package ext4
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -71,6 +73,13 @@ func TestKernelMount(t *testing.T) {
 			if got, err := os.Readlink(p); got != e.target || err != nil {
 				t.Errorf("kernel: %s -> %q, %v", e.path, got, err)
 			}
+		}
+	}
+	for _, name := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+		buf := make([]byte, 256)
+		n, err := syscall.Getxattr(filepath.Join(mnt, "srv/acl"), name, buf)
+		if err != nil || !bytes.Equal(buf[:n], testACL) {
+			t.Errorf("kernel: %s of srv/acl: %x, %v; want %x", name, buf[:max(n, 0)], err, testACL)
 		}
 	}
 	for dir, n := range map[string]int{"many": 5000, "wide": 10000, "links": 3001} {

@@ -483,8 +483,14 @@ func parseXattrs(region, base []byte) ([]Xattr, error) {
 		if prefix == "" {
 			return nil, fmt.Errorf("attribute name index %d unknown", idx)
 		}
-		out = append(out, Xattr{Name: prefix + string(region[off+16:off+16+nl]),
-			Value: append([]byte(nil), base[voff:voff+vsize]...)})
+		v := append([]byte(nil), base[voff:voff+vsize]...)
+		if idx == 2 || idx == 3 {
+			var err error
+			if v, err = aclFromDisk(v); err != nil {
+				return nil, fmt.Errorf("attribute %s: %w", prefix, err)
+			}
+		}
+		out = append(out, Xattr{Name: prefix + string(region[off+16:off+16+nl]), Value: v})
 		off += pad4(16 + nl)
 	}
 }

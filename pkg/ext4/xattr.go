@@ -31,14 +31,7 @@ func xattrIndex(name string) (uint8, string, error) {
 		}
 		suffix := name[len(p.prefix):]
 		switch p.index {
-		case 2, 3:
-			if suffix != "" {
-				continue
-			}
-			// The kernel stores POSIX ACLs in its own compact form, not
-			// the xattr form; converting them is not implemented.
-			return 0, "", fmt.Errorf("xattr %s: POSIX ACLs are not supported", name)
-		case 8:
+		case 2, 3, 8:
 			if suffix != "" {
 				continue
 			}
@@ -74,8 +67,12 @@ func prepareXattrs(xs []Xattr) []xentry {
 	out := make([]xentry, 0, len(xs))
 	for _, x := range xs {
 		idx, suffix, _ := xattrIndex(x.Name) // validated when added
-		out = append(out, xentry{index: idx, name: suffix, value: x.Value,
-			hash: xattrEntryHash([]byte(suffix), x.Value)})
+		v := x.Value
+		if idx == 2 || idx == 3 {
+			v, _ = aclToDisk(v) // validated when added
+		}
+		out = append(out, xentry{index: idx, name: suffix, value: v,
+			hash: xattrEntryHash([]byte(suffix), v)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
