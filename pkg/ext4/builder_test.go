@@ -61,6 +61,8 @@ func TestSizes(t *testing.T) {
 		{"partial-group", func(o *Options) { o.Size = 300<<20 + 12345 }, 300<<20 + 3*blockSize},
 		{"tiny-tail-dropped", func(o *Options) { o.Size = 256<<20 + 100*blockSize }, 256 << 20},
 		{"5GiB", func(o *Options) { o.Size = 5 << 30; o.InodeRatio = 65536 }, 5 << 30},
+		// The journal (256 MiB) crosses backup superblocks: an extent tree.
+		{"64GiB", func(o *Options) { o.Size = 64 << 30; o.InodeRatio = 1 << 20 }, 64 << 30},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := testOptions()

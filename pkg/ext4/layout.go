@@ -428,11 +428,10 @@ func (im *image) place() error {
 		}
 		im.itable[i] = r[0].start
 	}
+	// On large images the journal crosses backup superblocks and so
+	// may need an extent tree, which jbd2 and e2fsck accept.
 	if im.journal, im.jleaves, err = im.placeData(uint64(g.journal)); err != nil {
 		return err
-	}
-	if len(im.jleaves) > 0 {
-		return fmt.Errorf("%w: journal is fragmented", errTooSmall)
 	}
 	for _, n := range im.nodes {
 		lay := n.lay

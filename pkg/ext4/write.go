@@ -474,7 +474,8 @@ func (im *image) journalFields() inodeFields {
 	n := uint64(im.geo.journal)
 	return inodeFields{
 		mode: sIFREG | 0o600, size: n * blockSize, links: 1, flags: inodeFlagExtents,
-		iblock: extentRoot(im.journal, nil), blocks512: n * (blockSize / 512),
+		iblock:    extentRoot(im.journal, im.jleaves),
+		blocks512: (n + uint64(len(im.jleaves))) * (blockSize / 512),
 	}
 }
 
