@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Measures debatom's apt side against apt itself on the frozen archive:
+# index load cold/warm (CLI, wall and CPU), the Go benchmarks of pkg/apt,
+# and apt-get update + a simulated install in an isolated apt root.
+# Usage: bench/apt/run.sh [path to shared/debian-archive]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ARCHIVE=${1:-$(cd .. && pwd)/shared/debian-archive}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+go build -o "$T/debatom" ./cmd/debatom
+echo "== debatom resolve --include bash (cold = empty cache, then warm)"
+for run in cold warm; do
+  /usr/bin/time -f "$run: %e s wall, %U s user, %M KiB max RSS" \
+    "$T/debatom" resolve --mirror "file://$ARCHIVE" --keyring "$KEYRING" --include bash --cache "$T/cache" >/dev/null
+done
+
+echo "== Go benchmarks (pkg/apt, pkg/deb822)"
+DEBATOM_TEST_ARCHIVE=$ARCHIVE DEBATOM_TEST_KEYRING=$KEYRING \
+  go test ./pkg/apt -run XXX -bench 'LoadIndex|ParsePackages|DecodeIndexCache|DecompressIndex|FetchArchive' -benchtime 3x -benchmem
+go test ./pkg/deb822 -run XXX -bench . -benchtime 20x
+
+if command -v apt-get >/dev/null; then
+  echo "== apt-get update + apt-get -s install bash, isolated root"
+  mkdir -p "$T/apt/etc/apt.conf.d" "$T/apt/lists/partial" "$T/apt/cache/archives/partial"
+  echo "deb [signed-by=$KEYRING] file:$ARCHIVE trixie main" >"$T/apt/etc/sources.list"
+  touch "$T/apt/status"
+  A=(-o "Dir::Etc=$T/apt/etc" -o "Dir::Etc::Parts=$T/apt/etc/apt.conf.d" -o "Dir::State::Lists=$T/apt/lists"
+     -o "Dir::State::status=$T/apt/status" -o "Dir::Cache=$T/apt/cache" -o Debug::NoLocking=1
+     -o APT::Architecture=amd64 -o Acquire::Languages=none)
+  # The host's apt.conf.d may enable AppStream/Contents targets the archive lacks.
+  for x in DEP-11 DEP-11-icons DEP-11-icons-small DEP-11-icons-large DEP-11-icons-hidpi CNF Contents-deb; do
+    A+=(-o "Acquire::IndexTargets::deb::$x::DefaultEnabled=false")
+  done
+  /usr/bin/time -f "apt-get update: %e s wall, %U s user" apt-get -qq "${A[@]}" update 2>&1 | grep -v '^W:' || true
+  for run in first second; do
+    /usr/bin/time -f "apt-get -s install bash ($run): %e s wall, %U s user" apt-get -qq "${A[@]}" -s install bash >/dev/null
+  done
+fi
