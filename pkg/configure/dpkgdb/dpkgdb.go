@@ -121,8 +121,7 @@ func Configure(r *sysroot.Root) error {
 			if err != nil {
 				return "newconffile"
 			}
-			h := md5.Sum(b)
-			return hex.EncodeToString(h[:])
+			return md5hex(b)
 		}
 		st, err := Stanza(p, md5of)
 		if err != nil {
@@ -244,4 +243,9 @@ func Configure(r *sysroot.Root) error {
 	}
 	r.Report.Notef("dpkg database: %d packages", len(pkgs))
 	return nil
+}
+
+func md5hex(b []byte) string {
+	h := md5.Sum(b)
+	return hex.EncodeToString(h[:])
 }
