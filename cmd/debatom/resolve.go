@@ -36,7 +36,25 @@ func (l *listFlag) Set(v string) error {
 type repoFlags struct {
 	mirror, suite, keyring, arch, cache, aptRoot string
 	components                                   listFlag
+	extra                                        sourceFlag
 	allowExpired                                 bool
+}
+
+// sourceFlag collects --source "URL SUITE [COMPONENT...]".
+type sourceFlag []apt.Source
+
+func (s *sourceFlag) String() string { return fmt.Sprint(len(*s), " sources") }
+func (s *sourceFlag) Set(v string) error {
+	f := strings.Fields(v)
+	if len(f) < 2 {
+		return fmt.Errorf("want \"URL SUITE [COMPONENT...]\", got %q", v)
+	}
+	src := apt.Source{URL: strings.TrimRight(f[0], "/"), Suite: f[1], Components: f[2:]}
+	if len(src.Components) == 0 {
+		src.Components = []string{"main"}
+	}
+	*s = append(*s, src)
+	return nil
 }
 
 func (r *repoFlags) register(fs *flag.FlagSet) {
@@ -47,6 +65,7 @@ func (r *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.arch, "arch", "amd64", "build `architecture`")
 	fs.StringVar(&r.cache, "cache", defaultCacheDir(), "cache `DIR` for indexes and packages")
 	fs.StringVar(&r.aptRoot, "apt-root", "/", "read the host's apt configuration under `DIR`")
+	fs.Var(&r.extra, "source", "another source, `\"URL SUITE [COMPONENT...]\"`, signed by the same keyring (repeatable; e.g. trixie-updates)")
 	fs.BoolVar(&r.allowExpired, "allow-expired", false, "accept a Release past its Valid-Until date")
 }
 
@@ -98,7 +117,12 @@ func (r *repoFlags) sources() ([]apt.Source, error) {
 			return nil, fmt.Errorf("%w: the host's source %s names no Signed-By keyring: pass --keyring FILE", errUsage, found.URL)
 		}
 	}
-	return []apt.Source{src}, nil
+	out := []apt.Source{src}
+	for _, e := range r.extra {
+		e.Keyring, e.SignedBy = src.Keyring, src.SignedBy
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // isDebianMirror reports whether a host source is a Debian archive mirror

@@ -207,3 +207,42 @@ func logRanges(h http.Handler, out *[]string) http.Handler {
 		h.ServeHTTP(w, req)
 	})
 }
+
+// TestSeveralSources loads two repositories at once (as trixie plus
+// trixie-updates would be): packages keep their origin, and each is
+// fetched from the mirror it came from.
+func TestSeveralSources(t *testing.T) {
+	r1, r2 := newTestRepo(t), newTestRepo(t)
+	// The second repository names its packages differently; the pool files
+	// are the same, so only the request counts show which mirror served what.
+	r2.debs = map[string][]byte{}
+	text := strings.ReplaceAll(string(r1.index["Packages"]), "Package: ", "Package: two-")
+	r2.writeIndex(t, []byte(text))
+	r2.sign(t, releaseOpts{})
+	for fn, data := range r1.debs {
+		r2.write(t, fn, data)
+	}
+	cache := t.TempDir()
+	ix, err := LoadIndex(context.Background(), []Source{r1.source(), r2.source()}, Options{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Packages) != 6 || len(ix.Sources) != 2 {
+		t.Fatalf("%d packages from %d sources", len(ix.Packages), len(ix.Sources))
+	}
+	if p := ix.Packages[3]; p.Name != "two-alpha" || OriginURL(p.Origin) != r2.srv.URL {
+		t.Fatalf("package 3: %s from %s", p.Name, p.Origin)
+	}
+	l := NewLock(ix, []*Package{ix.Packages[0], ix.Packages[4]}, "amd64")
+	items, err := l.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, h2 := r1.hits.Load(), r2.hits.Load()
+	if _, err := (&Fetcher{CacheDir: cache}).Fetch(context.Background(), items); err != nil {
+		t.Fatal(err)
+	}
+	if r1.hits.Load()-h1 != 1 || r2.hits.Load()-h2 != 1 {
+		t.Fatalf("requests: %d to the first mirror, %d to the second; want 1 each", r1.hits.Load()-h1, r2.hits.Load()-h2)
+	}
+}
