@@ -74,7 +74,7 @@ func (d *lzma2) room(n int) {
 	if len(d.buf) < d.maxLen {
 		// Grow rather than allocate the whole window up front: most
 		// members are far smaller than their declared dictionary.
-		nl := min(d.maxLen, max(2*len(d.buf), keep+n, 1<<20))
+		nl := min(d.maxLen, max(2*len(d.buf), keep+n, 64<<10))
 		nb := make([]byte, nl)
 		copy(nb, d.buf[d.pos-keep:d.pos])
 		d.buf = nb
@@ -190,6 +190,10 @@ func (d *lzma2) chunk(r *input) (int, error) {
 		return 0, err
 	}
 	clear(d.in[comp:])
+	// A range coder's first byte is always zero; nothing else checks it.
+	if d.in[0] != 0 {
+		return 0, errCorrupt
+	}
 	d.room(unc)
 	if err := d.decode(unc, comp); err != nil {
 		return 0, err
