@@ -9,7 +9,6 @@ require (
 	github.com/google/go-containerregistry v0.22.1 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/ulikunitz/xz v0.5.17 // indirect
-	github.com/xi2/xz v0.0.0-20171230120015-48954b6210f8 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.41.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
