@@ -352,11 +352,13 @@ func (badExtents) DataExtents(context.Context) ([]Extent, error) {
 	return []Extent{{0, 1 << 30}}, nil
 }
 
-// smallImage is a compact qcow2 for corruption tests and fuzz seeds.
+// smallImage is a compact qcow2 for corruption tests and fuzz seeds:
+// 512-byte clusters, a few KiB in all, with compressible and random data
+// and holes.
 func smallImage(t testing.TB, compress bool) []byte {
-	raw := make([]byte, 40000)
-	copy(raw[600:], content("text", 1, 3000))
-	copy(raw[30000:], content("random", 2, 2000))
+	raw := make([]byte, 12000)
+	copy(raw[600:], content("text", 1, 1000))
+	copy(raw[9000:], content("random", 2, 600))
 	var out bytes.Buffer
 	if err := Write(context.Background(), &out, RawSource(bytes.NewReader(raw), int64(len(raw))), Options{ClusterBits: 9, Compress: compress}); err != nil {
 		t.Fatal(err)
@@ -443,6 +445,12 @@ func readAll(b []byte) ([]byte, error) {
 func FuzzOpen(f *testing.F) {
 	f.Add(smallImage(f, false))
 	f.Add(smallImage(f, true))
+	// The zstd path: compression type bit and field set (the clusters are
+	// deflate, so they fail to decompress, which is also worth exercising).
+	z := smallImage(f, true)
+	z[79] |= 8
+	z[104] = 1
+	f.Add(z)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		readAll(b)
 	})
