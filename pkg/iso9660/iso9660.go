@@ -93,6 +93,10 @@ func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	}
 
 	dirs := breadthFirst(root)
+	if len(dirs) > 0xFFFF {
+		// Path table records name their parent with 16 bits.
+		return fmt.Errorf("iso9660: %d directories, the path table can number %d", len(dirs), 0xFFFF)
+	}
 	for i, d := range dirs {
 		d.number = i + 1
 	}
