@@ -16,6 +16,10 @@ import (
 func TestEmpty(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "empty.img")
 	b := NewBuilder(testOptions())
+	planned, err := b.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := b.WriteFile(context.Background(), img); err != nil {
 		t.Fatal(err)
 	}
@@ -23,8 +27,8 @@ func TestEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size() != 1<<30 {
-		t.Errorf("default size %d, want 1 GiB", st.Size())
+	if st.Size() != 1<<30 || planned != st.Size() {
+		t.Errorf("default size %d (planned %d), want 1 GiB", st.Size(), planned)
 	}
 	e2fsck(t, img)
 	f, err := os.Open(img)
