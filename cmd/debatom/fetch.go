@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/debatom/debatom/pkg/apt"
 	"github.com/debatom/debatom/pkg/progress"
@@ -15,7 +16,7 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var pf planFlags
 	rf.register(fs)
 	pf.register(fs)
-	lockPath := fs.String("lock", "", "fetch exactly the packages of lockfile `FILE` (no index is read)")
+	lockPath := fs.String("lock", "", "fetch exactly the packages of lockfile `FILE` (no index is read; --mirror, if given, replaces the lock's mirrors)")
 	offline := fs.Bool("offline", false, "use the cache only; fail naming what is missing")
 	workers := fs.Int("jobs", 4, "parallel downloads")
 	if err := parseFlags(fs, args); err != nil {
@@ -33,6 +34,13 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if items, err = l.Items(); err != nil {
 			return err
+		}
+		if rf.mirror != "" {
+			// Fetch the locked files from another mirror (a bundle written by
+			// debatom mirror, say); the lock's hashes still decide.
+			for i, p := range l.Packages {
+				items[i].URL = strings.TrimRight(rf.mirror, "/") + "/" + p.Filename
+			}
 		}
 	} else {
 		if *offline {

@@ -73,7 +73,6 @@ func (f *Fetcher) Fetch(ctx context.Context, items []Item) ([]string, error) {
 			return nil, fmt.Errorf("fetch %s: bad SHA256 %q or size %d", it.Name, it.SHA256, it.Size)
 		}
 		it.SHA256 = strings.ToLower(it.SHA256)
-		items[i].SHA256 = it.SHA256
 		paths[i] = f.Path(it.SHA256)
 		if st, err := os.Stat(paths[i]); err == nil && st.Size() == it.Size {
 			continue

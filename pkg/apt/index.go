@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/xi2/xz"
 
+	"github.com/debatom/debatom/pkg/deb/xz"
 	"github.com/debatom/debatom/pkg/deb822"
 )
 
@@ -337,9 +337,11 @@ func decompress(data []byte, path string, want *FileHash, name string) ([]byte, 
 	var r io.Reader
 	switch {
 	case strings.HasSuffix(path, ".xz"):
-		// xi2/xz (an xz-embedded port) decodes the trixie index 1.5x faster
-		// than ulikunitz/xz here and allocates 28 times, not 1.8 million.
-		xr, err := xz.NewReader(bytes.NewReader(data), 0)
+		// pkg/deb/xz decodes the trixie index several times faster than
+		// ulikunitz/xz, without its 1.8 million allocations
+		// (bench/apt/RESULTS.md). Archives use at most xz -9's 64 MiB
+		// dictionary.
+		xr, err := xz.NewReader(bytes.NewReader(data), 64<<20)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

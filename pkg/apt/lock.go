@@ -177,8 +177,11 @@ func (l *Lock) Items() ([]Item, error) {
 
 // Check compares the lock with an index and reports every locked package
 // the index no longer has exactly, as one error ("package X: lock says
-// 1.2-1, index has 1.2-2"). It returns the index's packages for the lock,
-// in lock order, when nothing drifted.
+// 1.2-1, index has 1.2-2"). A package is the same when name, architecture,
+// version and SHA256 agree; the mirror it is served from may differ (a
+// mirror bundle of the lock, say). When nothing drifted it returns the
+// index's packages for the lock, in lock order, preferring the locked
+// origin.
 func (l *Lock) Check(ix *Index) ([]*Package, error) {
 	byName := map[string][]*Package{}
 	for _, p := range ix.Packages {
@@ -188,24 +191,27 @@ func (l *Lock) Check(ix *Index) ([]*Package, error) {
 	var drift []string
 	var out []*Package
 	for _, lp := range l.Packages {
-		var match *Package
+		var match, sameVersion *Package
 		var versions []string
 		for _, p := range byName[lp.Name+" "+lp.Architecture] {
-			if p.Version == lp.Version && p.Origin == lp.Origin {
+			switch {
+			case p.Version != lp.Version:
+				versions = append(versions, p.Version)
+			case p.SHA256 != lp.SHA256 || p.Size != lp.Size:
+				sameVersion = p
+			case match == nil || p.Origin == lp.Origin:
 				match = p
-				break
 			}
-			versions = append(versions, p.Version)
 		}
 		switch {
-		case match == nil && len(versions) == 0:
-			drift = append(drift, fmt.Sprintf("package %s: lock says %s, index has none", lp.Name, lp.Version))
-		case match == nil:
-			drift = append(drift, fmt.Sprintf("package %s: lock says %s, index has %s", lp.Name, lp.Version, strings.Join(versions, ", ")))
-		case match.SHA256 != lp.SHA256 || match.Size != lp.Size:
-			drift = append(drift, fmt.Sprintf("package %s %s: lock says SHA256 %s, index has %s", lp.Name, lp.Version, lp.SHA256, match.SHA256))
-		default:
+		case match != nil:
 			out = append(out, match)
+		case sameVersion != nil:
+			drift = append(drift, fmt.Sprintf("package %s %s: lock says SHA256 %s, index has %s", lp.Name, lp.Version, lp.SHA256, sameVersion.SHA256))
+		case len(versions) == 0:
+			drift = append(drift, fmt.Sprintf("package %s: lock says %s, index has none", lp.Name, lp.Version))
+		default:
+			drift = append(drift, fmt.Sprintf("package %s: lock says %s, index has %s", lp.Name, lp.Version, strings.Join(versions, ", ")))
 		}
 	}
 	if len(drift) > 0 {
