@@ -476,3 +476,16 @@ func TestOnly(t *testing.T) {
 		t.Errorf("modules %v", tr.Modules)
 	}
 }
+
+// BenchmarkHostDepmod runs the real depmod over the same tree as
+// BenchmarkCloudKernel, so one `go test -bench` run compares the two.
+func BenchmarkHostDepmod(b *testing.B) {
+	root, kver := cloudKernel(b)
+	depmod := testenv.Tool(b, "depmod")
+	os.Symlink("usr/lib", filepath.Join(root, "lib"))
+	for b.Loop() {
+		if out, err := exec.Command(depmod, "-b", root, kver).CombinedOutput(); err != nil {
+			b.Fatalf("depmod: %v: %s", err, out)
+		}
+	}
+}

@@ -237,6 +237,9 @@ func Assemble(ctx context.Context, fsys FS, opts Options) (*Image, error) {
 	if err := b.unitLinks(); err != nil {
 		return nil, err
 	}
+	if err := b.unitPrograms(); err != nil {
+		return nil, err
+	}
 	for _, d := range configDirs {
 		if err := b.addDir(d); err != nil {
 			return nil, err
@@ -523,6 +526,48 @@ func (b *builder) unitLinks() error {
 				}
 				b.mkdirs(d + "/" + e.Name())
 				b.put(cpio.Entry{Name: d + "/" + e.Name(), Mode: fs.ModeSymlink | 0o777, Target: target})
+			}
+		}
+	}
+	return nil
+}
+
+// unitPrograms adds the programs the image's units run (Exec*= lines),
+// so no unit can fail for a missing binary: initrd-parse-etc.service, for
+// one, runs systemd-sysroot-fstab-check, which nothing else names.
+func (b *builder) unitPrograms() error {
+	const dir = "usr/lib/systemd/system/"
+	var units []string
+	for n, e := range b.entries {
+		if strings.HasPrefix(n, dir) && e.Mode.IsRegular() {
+			units = append(units, n)
+		}
+	}
+	slices.Sort(units)
+	for _, u := range units {
+		for _, line := range strings.Split(string(b.entries[u].Data), "\n") {
+			key, val, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if !ok || !strings.HasPrefix(key, "Exec") || key == "ExecSearchPath" {
+				continue
+			}
+			prog := strings.TrimLeft(strings.TrimSpace(val), "@-:+!|")
+			if f := strings.Fields(prog); len(f) > 0 {
+				prog = f[0]
+			} else {
+				continue
+			}
+			cands := []string{strings.TrimPrefix(prog, "/")}
+			if !strings.HasPrefix(prog, "/") {
+				// systemd's default search path for bare names
+				cands = []string{"usr/sbin/" + prog, "usr/bin/" + prog}
+			}
+			for _, c := range cands {
+				if _, err := b.resolve(c, false); err == nil {
+					if err := b.add(c, true); err != nil {
+						return err
+					}
+					break
+				}
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/debatom/debatom/internal/testenv"
+	"github.com/debatom/debatom/pkg/depmod"
 	"github.com/debatom/debatom/pkg/elfdeps"
 )
 
@@ -113,6 +114,34 @@ func TestArchiveImage(t *testing.T) {
 	} {
 		if !listed[want] {
 			t.Errorf("image lacks %s", want)
+		}
+	}
+
+	// Every program a unit runs is there.
+	units, _ := filepath.Glob(filepath.Join(dir, "usr/lib/systemd/system/*"))
+	for _, u := range units {
+		data, err := os.ReadFile(u)
+		if err != nil {
+			continue // a dangling alias link would fail here and below
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			key, val, ok := strings.Cut(line, "=")
+			if !ok || !strings.HasPrefix(key, "Exec") {
+				continue
+			}
+			f := strings.Fields(strings.TrimLeft(val, "@-:+!|"))
+			if len(f) == 0 {
+				continue
+			}
+			found := false
+			for _, c := range []string{f[0], "usr/bin/" + f[0], "usr/sbin/" + f[0]} {
+				if _, err := os.Stat(filepath.Join(dir, c)); err == nil && (strings.HasPrefix(f[0], "/") == (c == f[0])) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s runs %s, which is not in the image", filepath.Base(u), f[0])
+			}
 		}
 	}
 
@@ -428,11 +457,81 @@ func TestBootQEMU(t *testing.T) {
 	}
 }
 
-func BenchmarkAssemble(b *testing.B) {
+// withFiles adds generated files to a tree, the way the build's configure
+// stage adds depmod's output before the initramfs is made.
+type withFiles struct {
+	FS
+	extra fstest.MapFS
+}
+
+func (w withFiles) Open(name string) (fs.File, error) {
+	if _, ok := w.extra[name]; ok {
+		return w.extra.Open(name)
+	}
+	return w.FS.Open(name)
+}
+
+func (w withFiles) Lstat(name string) (fs.FileInfo, error) {
+	if _, ok := w.extra[name]; ok {
+		return w.extra.Lstat(name)
+	}
+	return w.FS.Lstat(name)
+}
+
+// treeWithDepmod is the archive tree plus its depmod files.
+func treeWithDepmod(b testing.TB, root string) FS {
+	b.Helper()
+	kver := ""
+	if ents, err := os.ReadDir(filepath.Join(root, "usr/lib/modules")); err == nil && len(ents) == 1 {
+		kver = ents[0].Name()
+	}
+	files, err := depmod.Generate(context.Background(), dirFS(root), kver, depmod.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	extra := fstest.MapFS{}
+	for n, data := range files {
+		extra[depmod.ModulesDir(kver)+"/"+n] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	return withFiles{dirFS(root), extra}
+}
+
+// BenchmarkBuild is the build pipeline's case: depmod has already written
+// modules.dep and modules.alias into the tree.
+func BenchmarkBuild(b *testing.B) {
+	fsys := treeWithDepmod(b, archiveTree(b))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Build(context.Background(), fsys, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuildNoDepmod includes depmod over the whole kernel.
+func BenchmarkBuildNoDepmod(b *testing.B) {
 	root := archiveTree(b)
 	for b.Loop() {
 		if _, err := Build(context.Background(), dirFS(root), Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestBuildWithDepmodFilesMatches(t *testing.T) {
+	root := archiveTree(t)
+	a, err := Build(context.Background(), dirFS(root), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := treeWithDepmod(t, root)
+	t0 := time.Now()
+	b, err := Build(context.Background(), fsys, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("with depmod files in the tree: %v", time.Since(t0))
+	if !bytes.Equal(a, b) {
+		t.Fatal("the image differs depending on whether the tree already had depmod's files")
 	}
 }
