@@ -309,7 +309,7 @@ func installTmpfiles(r *sysroot.Root) error {
 		return err
 	}
 	for _, p := range r.Packages {
-		for _, c := range script.Calls(script.Parse(p.Scripts["postinst"]), "systemd-tmpfiles") {
+		for _, c := range script.Calls(r.Commands(p, "postinst"), "systemd-tmpfiles") {
 			for _, a := range c.Args {
 				if !strings.HasSuffix(a, ".conf") || strings.Contains(a, "$") {
 					continue
@@ -396,7 +396,7 @@ func statOverrides(r *sysroot.Root) error {
 	}
 	var table bytes.Buffer
 	for _, p := range r.Packages {
-		cmds := script.Parse(p.Scripts["postinst"])
+		cmds := r.Commands(p, "postinst")
 		for _, c := range cmds {
 			prog := path.Base(c.Args[0])
 			args := c.Args[1:]
@@ -522,7 +522,7 @@ func reportNotDerived(r *sysroot.Root) {
 	for _, p := range r.Packages {
 		for _, member := range []string{"preinst", "postinst"} {
 			seen := map[string]bool{}
-			for _, c := range script.Parse(p.Scripts[member]) {
+			for _, c := range r.Commands(p, member) {
 				prog := path.Base(c.Args[0])
 				why, ok := notDerived[prog]
 				if !ok || seen[prog] {

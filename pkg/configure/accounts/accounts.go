@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/debatom/debatom/pkg/configure/script"
 	"github.com/debatom/debatom/pkg/configure/sysroot"
 )
 
@@ -91,7 +90,7 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 			continue
 		}
 		warn := func(format string, args ...any) { r.Report.Warnf(p.Name, format, args...) }
-		for _, c := range script.Parse(src) {
+		for _, c := range r.Commands(p, "postinst") {
 			if len(c.Args) == 0 {
 				continue
 			}

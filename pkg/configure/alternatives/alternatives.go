@@ -126,7 +126,7 @@ func Configure(r *sysroot.Root) ([]*Group, error) {
 		if src == nil {
 			continue
 		}
-		for _, c := range script.Calls(script.Parse(src), "update-alternatives") {
+		for _, c := range script.Calls(r.Commands(p, "postinst"), "update-alternatives") {
 			args := c.Args
 			if contains(args, "--remove") || contains(args, "--remove-all") {
 				continue // removals of groups a fresh system never had

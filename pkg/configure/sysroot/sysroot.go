@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/debatom/debatom/pkg/configure/script"
 	"github.com/debatom/debatom/pkg/deb822"
 	"github.com/debatom/debatom/pkg/fstree"
 )
@@ -92,6 +93,27 @@ type Root struct {
 	Contents Contents
 	Packages []*Package
 	Report   *Report
+
+	parsed map[*Package]map[string][]script.Command
+}
+
+// Commands returns the commands of a package's maintainer script
+// (member "postinst", "preinst"...), parsed once: every step reads them.
+func (r *Root) Commands(p *Package, member string) []script.Command {
+	if r.parsed == nil {
+		r.parsed = map[*Package]map[string][]script.Command{}
+	}
+	m := r.parsed[p]
+	if m == nil {
+		m = map[string][]script.Command{}
+		r.parsed[p] = m
+	}
+	cmds, ok := m[member]
+	if !ok {
+		cmds = script.Parse(p.Scripts[member])
+		m[member] = cmds
+	}
+	return cmds
 }
 
 // New returns a Root over t; c may be nil when all contents are inline.

@@ -284,7 +284,7 @@ func Configure(r *sysroot.Root, opts Options, haveSystemctl func(pkg string) boo
 		if src == nil {
 			continue
 		}
-		cmds := script.Parse(src)
+		cmds := r.Commands(p, "postinst")
 		for _, c := range script.Calls(cmds, "deb-systemd-helper") {
 			scope, args := System, []string{}
 			for _, a := range c.Args {
