@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,5 +85,13 @@ func TestAptCommands(t *testing.T) {
 		"--apt-root", hostRoot, "--cache", t.TempDir())
 	if code != 0 || out2 != out {
 		t.Fatalf("resolve from the bundle: exit %d: %s\n%s", code, stderr, out2)
+	}
+	// An air-gapped build fetches the locked packages from the bundle.
+	code, out3, stderr := runCLI(t, "fetch", "--lock", lock, "--mirror", "file://"+bundle, "--cache", t.TempDir())
+	if code != 0 {
+		t.Fatalf("fetch from the bundle: exit %d: %s", code, stderr)
+	}
+	if n := len(lines); !strings.HasPrefix(out3, strconv.Itoa(n)+" packages, ") {
+		t.Fatalf("fetch from the bundle says %q, want %d packages", out3, n)
 	}
 }

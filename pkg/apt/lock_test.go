@@ -135,4 +135,13 @@ func TestMirrorRoundTrip(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "pool/main/g")); err == nil {
 		t.Fatal("bundle holds gamma, which is not locked")
 	}
+	// The lock holds against the bundle's index: same versions and hashes,
+	// served from another place.
+	got, err := l.Check(ix2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || OriginURL(got[0].Origin) != src.URL {
+		t.Fatalf("Check against the bundle gave %v", got)
+	}
 }
