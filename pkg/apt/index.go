@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/debatom/debatom/pkg/deb/xz"
 	"github.com/debatom/debatom/pkg/deb822"
@@ -34,8 +35,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock for signature and Valid-Until checks; nil: time.Now.
 	Now func() time.Time
-	// AllowExpired accepts a Release past its Valid-Until (apt's
-	// Check-Valid-Until=false), for old snapshots.
+	// AllowExpired turns off the Release's time checks: a Valid-Until in
+	// the past (apt's Check-Valid-Until=false, for old snapshots) and a
+	// Date in the future (apt's Check-Date=false, for a wrong clock).
 	AllowExpired bool
 	// StallTimeout abandons a transfer that gets no byte for this long;
 	// zero: DefaultStallTimeout.
@@ -110,14 +112,25 @@ func LoadIndex(ctx context.Context, sources []Source, opts Options) (*Index, err
 		return nil, errors.New("no sources given")
 	}
 	c := newClient(opts.HTTPClient, opts.StallTimeout)
-	ix := &Index{}
-	for _, src := range sources {
-		si, pkgs, err := loadSource(ctx, c, src, &opts)
-		if err != nil {
-			return nil, err
-		}
-		ix.Sources = append(ix.Sources, si)
-		ix.Packages = append(ix.Packages, pkgs...)
+	// Sources load in parallel (a main suite and its small updates and
+	// security suites overlap their downloads); results keep source order.
+	sis := make([]*SourceIndex, len(sources))
+	pkgs := make([][]*Package, len(sources))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, src := range sources {
+		g.Go(func() error {
+			var err error
+			sis[i], pkgs[i], err = loadSource(gctx, c, src, &opts)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	ix := &Index{Sources: sis}
+	for _, p := range pkgs {
+		ix.Packages = append(ix.Packages, p...)
 	}
 	return ix, nil
 }
@@ -148,6 +161,9 @@ func SourceKeyring(src Source) (*Keyring, error) {
 	}
 	return kr, nil
 }
+
+// maxClockSkew is how far a Release's Date may be ahead of our clock.
+const maxClockSkew = 10 * time.Minute
 
 // maxInRelease bounds what is read before the signature is checked.
 const maxInRelease = 64 << 20
@@ -182,6 +198,12 @@ func fetchRelease(ctx context.Context, c *client, src Source, opts *Options) (*S
 	}
 	if !rel.ValidUntil.IsZero() && now.After(rel.ValidUntil) && !opts.AllowExpired {
 		return nil, fmt.Errorf("%s expired at %s (Valid-Until); allow expired releases to use it anyway", u, rel.ValidUntil.Format(time.RFC3339))
+	}
+	if !rel.Date.IsZero() && rel.Date.Sub(now) > maxClockSkew && !opts.AllowExpired {
+		// As apt does: a Release from the future means a wrong clock or a
+		// replayed file, and the time checks above would mean nothing.
+		return nil, fmt.Errorf("%s is not valid yet: dated %s, %v ahead of this machine's clock", u,
+			rel.Date.Format(time.RFC3339), rel.Date.Sub(now).Round(time.Second))
 	}
 	return &SourceIndex{Source: src, Release: rel, InRelease: data, Signers: signers}, nil
 }

@@ -50,6 +50,7 @@ func TestLoadIndexSignatures(t *testing.T) {
 		{"expired", releaseOpts{validUntil: "Sat, 01 Jan 2000 00:00:00 UTC"}, "expired at 2000-01-01T00:00:00Z (Valid-Until)"},
 		{"valid", releaseOpts{validUntil: "Sat, 01 Jan 2300 00:00:00 UTC"}, ""},
 		{"wrong suite", releaseOpts{suite: "oldstable"}, ""}, // codename still trixie
+		{"from the future", releaseOpts{date: "Sat, 01 Jan 2300 00:00:00 UTC"}, "is not valid yet: dated 2300-01-01T00:00:00Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

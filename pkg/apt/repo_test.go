@@ -103,6 +103,7 @@ func clearsignText(t testing.TB, text string, h crypto.Hash, signers ...*openpgp
 
 type releaseOpts struct {
 	validUntil string
+	date       string // default Sat, 21 Nov 2026 09:15:44 UTC
 	hash       crypto.Hash
 	signers    []*openpgp.Entity
 	suite      string
@@ -171,7 +172,10 @@ func (r *testRepo) sign(t testing.TB, o releaseOpts) {
 		o.signers = []*openpgp.Entity{r.signer}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Origin: Test\nSuite: %s\nCodename: trixie\nDate: Sat, 21 Nov 2026 09:15:44 UTC\n", o.suite)
+	if o.date == "" {
+		o.date = "Sat, 21 Nov 2026 09:15:44 UTC"
+	}
+	fmt.Fprintf(&b, "Origin: Test\nSuite: %s\nCodename: trixie\nDate: %s\n", o.suite, o.date)
 	if o.validUntil != "" {
 		fmt.Fprintf(&b, "Valid-Until: %s\n", o.validUntil)
 	}
