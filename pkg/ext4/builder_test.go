@@ -250,6 +250,7 @@ func TestBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error, want %q", tt.want)
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %q, want one line containing %q", err, tt.want)
 			}

@@ -104,7 +104,7 @@ func newGeometry(blocks uint64, inodesNeeded uint64, ratio int, journal int) (ge
 		ipg = inodesPerBlk
 	}
 	if ipg > blocksPerGrp {
-		return g, fmt.Errorf("%w: %d inodes need more than %d per group", errTooSmall, inodesNeeded, blocksPerGrp)
+		return g, fmt.Errorf("%w: more than %d inodes per group needed", errTooSmall, blocksPerGrp)
 	}
 	g.ipg = uint32(ipg)
 	g.itb = g.ipg / inodesPerBlk
@@ -369,7 +369,11 @@ func (b *Builder) plan() (*image, error) {
 		if err == nil {
 			return im, nil
 		}
-		if !auto || !errors.Is(err, errTooSmall) {
+		if !auto && errors.Is(err, errTooSmall) {
+			return nil, fmt.Errorf("ext4: %w (Size %d MiB; the tree has %d inodes and about %d MiB of data and directories)",
+				err, b.opts.Size>>20, inodes, content*blockSize>>20)
+		}
+		if !auto {
 			return nil, fmt.Errorf("ext4: %w", err)
 		}
 		blocks += max(blocks/4, blocksPerGrp)
