@@ -6,10 +6,13 @@
 // The image is written front to back to an io.Writer: the system area,
 // the volume descriptors (primary, El Torito boot record, Joliet
 // supplementary, terminator), the boot catalog, the path tables, the
-// directories of both trees and then the file data, the boot image last.
-// Both trees share the file data. Every timestamp is Options.Time, so the
-// same tree and options give the same bytes. Rock Ridge is not written:
-// names come through Joliet, and modes and owners are not kept.
+// directories of both trees, the Rock Ridge continuation areas and then
+// the file data, the boot image last.
+// Both trees share the file data. The primary tree carries Rock Ridge
+// (modes, symlinks, names of any length; owners are root), which Linux
+// and libisofs prefer; Joliet serves Windows and tools without Rock
+// Ridge. Every timestamp is Options.Time, so the same tree and options
+// give the same bytes.
 package iso9660
 
 import (
@@ -69,15 +72,28 @@ type node struct {
 	dirSize  uint32 // dirs: bytes of the primary directory, whole sectors
 	jDirSize uint32
 	number   int // dirs: 1-based number in the path table
+
+	mode      fs.FileMode
+	link      string // symlink target
+	slEntries []byte // Rock Ridge SL entries of a symlink
+	serial    uint32 // Rock Ridge file serial number
 }
 
 // Write writes an ISO image of the regular files and directories in fsys.
 func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
-	root := &node{path: ".", dir: true}
+	root := &node{path: ".", dir: true, mode: fs.ModeDir | 0o755}
 	root.parent = root
+	if info, err := fs.Stat(fsys, "."); err == nil && info.Mode().Perm() != 0 {
+		root.mode = info.Mode()
+	}
 	if err := readTree(ctx, fsys, root); err != nil {
 		return fmt.Errorf("iso9660: %w", err)
 	}
+	serial := uint32(0)
+	walk(root, func(n *node) {
+		serial++
+		n.serial = serial
+	})
 	var boot *node
 	if opts.EFIBootImage != "" {
 		boot = find(root, opts.EFIBootImage)
@@ -123,19 +139,23 @@ func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	next += sectors(int64(jPathTable))
 	jMTable := next
 	next += sectors(int64(jPathTable))
+	b := &builder{ts: opts.Time, rr: newRockRidge(opts.Time)}
 	for _, d := range dirs {
-		d.dirSize = dirBytes(d, false)
+		d.dirSize = b.dirBytes(d, false)
 		d.extent = next
 		next += d.dirSize / sectorSize
 	}
 	for _, d := range dirs {
-		d.jDirSize = dirBytes(d, true)
+		d.jDirSize = b.dirBytes(d, true)
 		d.jExtent = next
 		next += d.jDirSize / sectorSize
 	}
+	ceFirst := next
+	next = b.rr.layout(ceFirst)
+	ceEnd := next
 	var files []*node
 	walk(root, func(n *node) {
-		if !n.dir && n.size > 0 && n != boot {
+		if !n.dir && n.link == "" && n.size > 0 && n != boot {
 			files = append(files, n)
 		}
 	})
@@ -189,9 +209,10 @@ func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	}
 	for _, joliet := range []bool{false, true} {
 		for _, d := range dirs {
-			out.padded(dirRecords(d, joliet, ts))
+			out.Write(b.dirRecords(d, joliet))
 		}
 	}
+	out.Write(b.rr.bytes(ceFirst, ceEnd))
 	if out.err != nil {
 		return fmt.Errorf("iso9660: %w", out.err)
 	}
@@ -314,29 +335,36 @@ func readTree(ctx context.Context, fsys fs.FS, n *node) error {
 	for _, e := range ents {
 		p := path.Join(n.path, e.Name())
 		c := &node{path: p, name: e.Name(), parent: n}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		c.mode = info.Mode()
 		switch {
 		case e.IsDir():
 			c.dir = true
-		case e.Type().IsRegular():
-			info, err := e.Info()
-			if err != nil {
+		case e.Type()&fs.ModeSymlink != 0:
+			if c.link, err = fs.ReadLink(fsys, p); err != nil {
 				return err
 			}
+			if c.link == "" {
+				return fmt.Errorf("%s is a symlink to nothing", p)
+			}
+			if c.slEntries, err = sl(c.link); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		case e.Type().IsRegular():
 			c.size = info.Size()
 			if c.size > 0xFFFFFFFF {
 				return fmt.Errorf("%s is %d bytes, over the 4 GiB a single extent can hold", p, c.size)
 			}
 		default:
-			return fmt.Errorf("%s is a %v; ISO 9660 without Rock Ridge holds only files and directories", p, e.Type())
+			return fmt.Errorf("%s is a %v; the image holds only files, directories and symlinks", p, e.Type())
 		}
-		jn, err := jolietName(e.Name())
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		c.jName = jn
 		n.children = append(n.children, c)
 	}
 	assignISONames(n.children)
+	assignJolietNames(n.children)
 	for _, c := range n.children {
 		if c.dir {
 			if err := readTree(ctx, fsys, c); err != nil {
@@ -347,21 +375,50 @@ func readTree(ctx context.Context, fsys fs.FS, n *node) error {
 	return nil
 }
 
-func jolietName(name string) ([]byte, error) {
-	u := utf16.Encode([]rune(name))
-	if len(u) > maxJolietName {
-		return nil, fmt.Errorf("name %q is %d UTF-16 units long, Joliet allows %d", name, len(u), maxJolietName)
-	}
-	for _, r := range name {
-		if r < 0x20 || strings.ContainsRune(`*/:;?\`, r) {
-			return nil, fmt.Errorf("name %q contains %q, which Joliet does not allow", name, r)
+// assignJolietNames gives siblings unique Joliet identifiers: the name
+// in UCS-2 with the characters Joliet forbids mapped to '_', cut to 64
+// units (keeping a short extension) where it is longer. Rock Ridge keeps
+// the real name in any case.
+func assignJolietNames(children []*node) {
+	taken := map[string]bool{}
+	for _, c := range children {
+		u := utf16.Encode([]rune(c.name))
+		for i, r := range u {
+			if r < 0x20 || strings.ContainsRune(`*/:;?\`, rune(r)) {
+				u[i] = '_'
+			}
+		}
+		base, ext := u, []uint16(nil)
+		if i := lastDot(u); i > 0 && len(u)-i <= 16 {
+			base, ext = u[:i], u[i:]
+		}
+		try := func(tail string) []uint16 {
+			t := utf16.Encode([]rune(tail))
+			b := base
+			if n := maxJolietName - len(ext) - len(t); len(b) > n {
+				b = b[:n]
+			}
+			return append(append(append([]uint16(nil), b...), t...), ext...)
+		}
+		name := try("")
+		for i := 1; taken[string(utf16.Decode(name))]; i++ {
+			name = try(fmt.Sprint("_", i))
+		}
+		taken[string(utf16.Decode(name))] = true
+		c.jName = make([]byte, 2*len(name))
+		for i, r := range name {
+			binary.BigEndian.PutUint16(c.jName[2*i:], r)
 		}
 	}
-	b := make([]byte, 2*len(u))
-	for i, c := range u {
-		binary.BigEndian.PutUint16(b[2*i:], c)
+}
+
+func lastDot(u []uint16) int {
+	for i := len(u) - 1; i >= 0; i-- {
+		if u[i] == '.' {
+			return i
+		}
 	}
-	return b, nil
+	return -1
 }
 
 // dChars maps s to ISO 9660 d-characters (A–Z, 0–9, _).
@@ -449,23 +506,9 @@ func ident(c *node, joliet bool) []byte {
 	return []byte(c.isoName)
 }
 
-// dirBytes returns the size of n's directory, in whole sectors: records
-// may not cross a sector boundary.
-func dirBytes(n *node, joliet bool) uint32 {
-	used, total := 0, 0
-	add := func(l int) {
-		if used+l > sectorSize {
-			total += sectorSize
-			used = 0
-		}
-		used += l
-	}
-	add(34)
-	add(34)
-	for _, c := range n.children {
-		add(recordLen(len(ident(c, joliet))))
-	}
-	return uint32(total + sectorSize)
+// dirBytes returns the size of n's directory, in whole sectors.
+func (b *builder) dirBytes(n *node, joliet bool) uint32 {
+	return uint32(len(b.dirRecords(n, joliet)))
 }
 
 func both32(b []byte, v uint32) {
@@ -504,32 +547,52 @@ func record(id []byte, extent, size uint32, dir bool, ts time.Time) []byte {
 	return r
 }
 
-// dirRecords returns n's directory: ".", "..", then the children.
-func dirRecords(n *node, joliet bool, ts time.Time) []byte {
+// builder holds what directory records depend on besides the tree.
+type builder struct {
+	ts time.Time
+	rr *rockRidge
+}
+
+// dirRecords returns n's directory: ".", "..", then the children, in
+// whole sectors; records may not cross a sector boundary. The primary
+// tree's records carry Rock Ridge fields; the Joliet tree has no symlinks.
+func (b *builder) dirRecords(n *node, joliet bool) []byte {
 	extent, size := n.extent, n.dirSize
 	pExtent, pSize := n.parent.extent, n.parent.dirSize
 	if joliet {
 		extent, size = n.jExtent, n.jDirSize
 		pExtent, pSize = n.parent.jExtent, n.parent.jDirSize
 	}
-	buf := make([]byte, 0, size)
+	var buf []byte
 	add := func(r []byte) {
 		if used := len(buf) % sectorSize; used+len(r) > sectorSize {
 			buf = append(buf, make([]byte, sectorSize-used)...)
 		}
 		buf = append(buf, r...)
 	}
-	add(record([]byte{0}, extent, size, true, ts))
-	add(record([]byte{1}, pExtent, pSize, true, ts))
+	rec := func(c *node, w which, id []byte, extent, size uint32, dir bool) []byte {
+		if joliet {
+			return record(id, extent, size, dir, b.ts)
+		}
+		return recordSU(id, extent, size, dir, b.ts, b.rr.systemUse(c, w, len(id)))
+	}
+	add(rec(n, asDot, []byte{0}, extent, size, true))
+	add(rec(n, asDotDot, []byte{1}, pExtent, pSize, true))
 	for _, c := range sortedChildren(n, joliet) {
 		switch {
+		case c.link != "" && joliet:
 		case c.dir && joliet:
-			add(record(ident(c, joliet), c.jExtent, c.jDirSize, true, ts))
+			add(rec(c, asChild, ident(c, joliet), c.jExtent, c.jDirSize, true))
 		case c.dir:
-			add(record(ident(c, joliet), c.extent, c.dirSize, true, ts))
+			add(rec(c, asChild, ident(c, joliet), c.extent, c.dirSize, true))
+		case c.link != "":
+			add(rec(c, asChild, ident(c, joliet), 0, 0, false))
 		default:
-			add(record(ident(c, joliet), c.extent, uint32(c.size), false, ts))
+			add(rec(c, asChild, ident(c, joliet), c.extent, uint32(c.size), false))
 		}
+	}
+	if r := len(buf) % sectorSize; r != 0 || len(buf) == 0 {
+		buf = append(buf, make([]byte, sectorSize-r)...)
 	}
 	return buf
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+	"unicode/utf16"
 
 	"github.com/debatom/debatom/internal/testenv"
 	"github.com/debatom/debatom/pkg/gpt"
@@ -119,9 +121,9 @@ func TestWriteRejects(t *testing.T) {
 		opts Options
 		want string
 	}{
-		"symlink":     {fstest.MapFS{"l": {Mode: fs.ModeSymlink}}, Options{}, "only files and directories"},
-		"joliet char": {fstest.MapFS{"a;b": {}}, Options{}, "Joliet does not allow"},
-		"long name":   {fstest.MapFS{strings.Repeat("x", 65): {}}, Options{}, "Joliet allows 64"},
+		"fifo":        {fstest.MapFS{"p": {Mode: fs.ModeNamedPipe}}, Options{}, "only files, directories and symlinks"},
+		"empty link":  {fstest.MapFS{"l": {Mode: fs.ModeSymlink}}, Options{}, "symlink to nothing"},
+		"long target": {fstest.MapFS{"l": {Mode: fs.ModeSymlink, Data: []byte(strings.Repeat("t", 300))}}, Options{}, "component longer than"},
 		"no boot":     {fstest.MapFS{"a": {}}, Options{EFIBootImage: "efi.img"}, "not a file in the tree"},
 		"boot is dir": {fstest.MapFS{"efi/x": {}}, Options{EFIBootImage: "efi"}, "not a file in the tree"},
 		"empty boot":  {fstest.MapFS{"efi.img": {}}, Options{EFIBootImage: "efi.img"}, "is empty"},
@@ -354,4 +356,122 @@ func fileSizeOf(t *testing.T, p string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// rrTree has what only Rock Ridge can carry: modes, symlinks, names over
+// Joliet's 64 characters (such as OSTree object names) and characters
+// Joliet forbids.
+func rrTree() fstest.MapFS {
+	obj := strings.Repeat("0123456789abcdef", 4)[:62]
+	return fstest.MapFS{
+		"bin/busybox":                            {Data: data(5, 5000), Mode: 0o755},
+		"etc/shadow":                             {Data: []byte("root:*:1::::::\n"), Mode: 0o640},
+		"etc/motd":                               {Data: []byte("hello\n"), Mode: 0o644},
+		"usr/sbin/init":                          {Data: []byte("#!/bin/sh\n"), Mode: 0o4755},
+		"sbin":                                   {Data: []byte("usr/sbin"), Mode: fs.ModeSymlink | 0o777},
+		"abs":                                    {Data: []byte("/usr/lib/os-release"), Mode: fs.ModeSymlink | 0o777},
+		"up":                                     {Data: []byte("../x/./y"), Mode: fs.ModeSymlink | 0o777},
+		"repo/objects/ab/" + obj + ".filez":      {Data: []byte("object"), Mode: 0o644},
+		"repo/objects/ab/" + obj + ".dirtree":    {Data: []byte("dirtree"), Mode: 0o644},
+		strings.Repeat("long-", 40) + "name.txt": {Data: []byte("200+"), Mode: 0o644},
+		strings.Repeat("m", 255):                 {Data: []byte("255"), Mode: 0o644},
+		"semi;colon:and?star*.txt":               {Data: []byte("forbidden in Joliet"), Mode: 0o644},
+		"private":                                {Mode: fs.ModeDir | 0o700},
+		"a/b/c/d/e/f/g/h/i/j/k/deep":             {Data: []byte("deep"), Mode: 0o600},
+	}
+}
+
+func TestRockRidgeOracle(t *testing.T) {
+	xorriso := testenv.Tool(t, "xorriso")
+	tree := rrTree()
+	img := writeISO(t, tree, Options{VolumeID: "RR", Time: buildTime})
+
+	dst := filepath.Join(t.TempDir(), "rr")
+	if out, err := exec.Command(xorriso, "-osirrox", "on", "-indev", img, "-extract", "/", dst).CombinedOutput(); err != nil {
+		t.Fatalf("xorriso -extract: %v\n%s", err, out)
+	}
+	seen := map[string]bool{}
+	err := filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dst, p)
+		if rel == "." {
+			return nil
+		}
+		seen[rel] = true
+		st, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		want, ok := tree[rel]
+		if !ok {
+			if !st.IsDir() {
+				t.Errorf("unexpected %s", rel)
+			}
+			return nil
+		}
+		if st.Mode().Type() != want.Mode.Type() {
+			t.Errorf("%s: type %v, want %v", rel, st.Mode().Type(), want.Mode.Type())
+		}
+		switch {
+		case want.Mode&fs.ModeSymlink != 0:
+			if target, err := os.Readlink(p); err != nil || target != string(want.Data) {
+				t.Errorf("%s: link to %q (%v), want %q", rel, target, err, want.Data)
+			}
+		case st.Mode().IsRegular():
+			if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, want.Data) {
+				t.Errorf("%s: content differs (%v)", rel, err)
+			}
+			fallthrough
+		default:
+			if got, w := st.Mode()&(fs.ModePerm|fs.ModeSetuid), want.Mode&(fs.ModePerm|fs.ModeSetuid); got != w {
+				t.Errorf("%s: mode %v, want %v", rel, got, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range tree {
+		if !seen[p] {
+			t.Errorf("%s is missing from the Rock Ridge tree", p)
+		}
+	}
+
+	// The Joliet tree holds every regular file, under a name cut to 64
+	// characters where need be, and no symlinks.
+	isoinfo := testenv.Tool(t, "isoinfo")
+	out, err := exec.Command(isoinfo, "-J", "-f", "-i", img).Output()
+	if err != nil {
+		t.Fatalf("isoinfo -J -f: %v", err)
+	}
+	want := 0
+	for p, f := range tree {
+		if f.Mode.IsRegular() {
+			want++
+		}
+		if f.Mode&fs.ModeSymlink != 0 && strings.Contains("\n"+string(out), "\n/"+p+"\n") {
+			t.Errorf("the Joliet tree has symlink %s", p)
+		}
+	}
+	files := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name := path.Base(line)
+		if len(utf16.Encode([]rune(name))) > maxJolietName {
+			t.Errorf("Joliet name %q is over 64 characters", name)
+		}
+		if strings.Contains(name, ".") || strings.HasPrefix(name, "m") || name == "busybox" || name == "shadow" || name == "init" || name == "deep" {
+			files++
+		}
+	}
+	for _, w := range []string{"/repo/objects/ab/0123456789abcdef0123456789abcdef0123456789abcdef0123456789.filez\n", "/semi_colon_and_star_.txt\n"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("isoinfo -J -f does not list %q:\n%s", w, out)
+		}
+	}
+	if files != want {
+		t.Errorf("the Joliet tree has %d files, want %d:\n%s", files, want, out)
+	}
 }
