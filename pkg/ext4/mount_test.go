@@ -32,7 +32,9 @@ func TestKernelMount(t *testing.T) {
 	if err != nil {
 		t.Skip("no mount program")
 	}
-	s := buildSynthetic(t, testOptions(), false)
+	// With the huge file, so that the kernel also reads a depth-1 extent
+	// tree.
+	s := buildSynthetic(t, testOptions(), true)
 	img := filepath.Join(t.TempDir(), "mount.img")
 	if err := s.b.WriteFile(context.Background(), img); err != nil {
 		t.Fatal(err)
