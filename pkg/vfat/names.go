@@ -105,9 +105,10 @@ type shortNamer struct {
 }
 
 // assign returns the 8.3 name for long and whether long needs LFN entries.
-// Names that are exact 8.3 (up to case) must all be assigned before any
-// that need a numeric tail, so that a generated "FOO~1" never takes the
-// name of a file literally called "foo~1".
+// A directory is named in two rounds: with tails false only names that
+// are exact 8.3 (up to case) are assigned, the others get a zero name;
+// with tails true the rest get numeric tails. So a generated "FOO~1"
+// never takes the name of a file literally called "foo~1".
 func (s *shortNamer) assign(long string, tails bool) (name [11]byte, needLFN bool, err error) {
 	base, ext, exact := basisName(long)
 	if exact {
