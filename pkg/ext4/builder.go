@@ -34,8 +34,9 @@ type Options struct {
 	// Timestamp is used for every inode time and the superblock times;
 	// the clock is never read.
 	Timestamp time.Time
-	// InodeRatio is bytes of image per inode (mkfs.ext4's -i); 0 means
-	// 16384. More inodes are made if the tree needs them.
+	// InodeRatio is bytes of image per inode (mkfs.ext4's -i); 0 picks
+	// mkfs.ext4's default for the size (16384 from 512 MiB to 4 TiB).
+	// More inodes are made if the tree needs them.
 	InodeRatio int
 	// JournalBlocks is the journal size in blocks; 0 picks mkfs.ext4's
 	// default for the image size.

@@ -83,6 +83,22 @@ func defaultJournal(blocks uint64) uint32 {
 	return 262144
 }
 
+// defaultInodeRatio is mke2fs.conf's inode_ratio for the usage type
+// mkfs.ext4 picks from the size: floppy, small, default, big, huge.
+func defaultInodeRatio(size uint64) int {
+	switch {
+	case size < 3<<20:
+		return 8192
+	case size < 512<<20:
+		return 4096
+	case size < 4<<40:
+		return 16384
+	case size < 16<<40:
+		return 32768
+	}
+	return 65536
+}
+
 func newGeometry(blocks uint64, inodesNeeded uint64, ratio int, journal int) (geometry, error) {
 	var g geometry
 	g.blocks = blocks
@@ -348,17 +364,21 @@ func (b *Builder) plan() (*image, error) {
 	blocks := uint64(b.opts.Size) / blockSize
 	auto := b.opts.Size == 0
 	ratio := b.opts.InodeRatio
-	if ratio == 0 {
-		ratio = 16384
-	}
 	if auto {
 		// Room for the content, half as much again, then metadata and
 		// the journal; whole groups; at least 1 GiB.
 		blocks = content * 3 / 2
-		blocks += blocks*blockSize/uint64(ratio)*inodeSize/blockSize + 2*blocks/blocksPerGrp + 64
+		estRatio := uint64(ratio)
+		if estRatio == 0 {
+			estRatio = 16384 // the default at the 1 GiB minimum and above
+		}
+		blocks += blocks*blockSize/estRatio*inodeSize/blockSize + 2*blocks/blocksPerGrp + 64
 		blocks += uint64(defaultJournal(blocks))
 		blocks = max(blocks, (1<<30)/blockSize)
 		blocks = (blocks + blocksPerGrp - 1) / blocksPerGrp * blocksPerGrp
+	}
+	if ratio == 0 {
+		ratio = defaultInodeRatio(blocks * blockSize)
 	}
 	for {
 		geo, err := newGeometry(blocks, inodes, ratio, b.opts.JournalBlocks)
