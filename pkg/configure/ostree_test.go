@@ -1,7 +1,7 @@
 package configure
 
 import (
-	"os/exec"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,12 +90,11 @@ func TestOSTreeLayout(t *testing.T) {
 	dpkg := testenv.Tool(t, "dpkg")
 	dir := t.TempDir()
 	materialise(t, tr, dir, under("usr/lib/sysimage/dpkg/", "usr/etc/dpkg/"))
-	if err := exec.Command("ln", "-s", "../../usr/lib/sysimage/dpkg", filepath.Join(dir, "var/lib/dpkg")).Run(); err != nil {
-		// var/lib does not exist until tmpfiles makes it.
-		exec.Command("mkdir", "-p", filepath.Join(dir, "var/lib")).Run()
-		if err := exec.Command("ln", "-s", "../../usr/lib/sysimage/dpkg", filepath.Join(dir, "var/lib/dpkg")).Run(); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.MkdirAll(filepath.Join(dir, "var/lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../usr/lib/sysimage/dpkg", filepath.Join(dir, "var/lib/dpkg")); err != nil {
+		t.Fatal(err)
 	}
 	out := run(t, dpkg, "--root="+dir, "-l", "systemd")
 	if !strings.Contains(out, "ii  systemd ") {
