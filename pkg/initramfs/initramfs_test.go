@@ -129,9 +129,10 @@ func TestArchiveImage(t *testing.T) {
 			if !ok || !strings.HasPrefix(key, "Exec") {
 				continue
 			}
-			f := strings.Fields(strings.TrimLeft(val, "@-:+!|"))
-			if len(f) == 0 {
-				continue
+			prefix := val[:len(val)-len(strings.TrimLeft(val, "@-:+!|"))]
+			f := strings.Fields(val[len(prefix):])
+			if len(f) == 0 || strings.Contains(prefix, "-") {
+				continue // "-" marks a command whose failure systemd ignores
 			}
 			found := false
 			for _, c := range []string{f[0], "usr/bin/" + f[0], "usr/sbin/" + f[0]} {
