@@ -84,6 +84,8 @@ func TestEncodeTime(t *testing.T) {
 		// After 2038: the epoch bits carry the overflow.
 		{time.Unix(1<<31+5, 7), uint32(1<<31 + 5), 1 | 7<<2},
 		{time.Unix(1<<32+9, 0), 9, 1},
+		// The last second ext4 can hold, in 2446.
+		{time.Unix(3<<32+1<<31-1, 0), 1<<31 - 1, 3},
 	}
 	for _, tt := range tests {
 		lo, extra := encodeTime(tt.t)

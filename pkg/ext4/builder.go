@@ -32,7 +32,8 @@ type Options struct {
 	UUID     [16]byte
 	HashSeed [16]byte
 	// Timestamp is used for every inode time and the superblock times;
-	// the clock is never read.
+	// the clock is never read. The zero Time means the Unix epoch; ext4
+	// holds times from 1901-12-13 to 2446-05-10.
 	Timestamp time.Time
 	// InodeRatio is bytes of image per inode (mkfs.ext4's -i); 0 picks
 	// mkfs.ext4's default for the size (16384 from 512 MiB to 4 TiB).

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEmpty checks the smallest tree: the root and lost+found.
@@ -196,6 +197,7 @@ func TestBadInput(t *testing.T) {
 			return nil
 		}, "image too small"},
 		{"label", func(o *Options) { o.Label = "a-label-longer-than-16" }, func(*Builder) error { return nil }, "longer than 16 bytes"},
+		{"timestamp", func(o *Options) { o.Timestamp = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC) }, func(*Builder) error { return nil }, "outside ext4's range"},
 		{"blocksize", func(o *Options) { o.BlockSize = 1024 }, func(*Builder) error { return nil }, "block size 1024 not supported"},
 		{"xattr-namespace", nil, func(b *Builder) error {
 			return b.AddFile("f", 0o644, 0, 0, []Xattr{{"foo.bar", nil}}, 0, nil)

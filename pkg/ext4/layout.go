@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"time"
 )
 
 // errTooSmall is wrapped by layout when the tree does not fit.
@@ -292,6 +294,12 @@ func (b *Builder) plan() (*image, error) {
 	}
 	if b.opts.Size < 0 || b.opts.InodeRatio < 0 || b.opts.JournalBlocks < 0 {
 		return nil, fmt.Errorf("ext4: negative size, inode ratio or journal size in options")
+	}
+	if b.opts.Timestamp.IsZero() {
+		b.opts.Timestamp = time.Unix(0, 0)
+	}
+	if sec := b.opts.Timestamp.Unix(); sec < math.MinInt32 || sec > 3<<32+math.MaxInt32 {
+		return nil, fmt.Errorf("ext4: timestamp %s outside ext4's range (1901 to 2446)", b.opts.Timestamp.UTC().Format(time.RFC3339))
 	}
 	if err := b.resolveLinks(); err != nil {
 		return nil, err
