@@ -196,6 +196,10 @@ func TestBadInput(t *testing.T) {
 			}
 			return nil
 		}, "image too small"},
+		{"too-many-extents", nil, func(b *Builder) error {
+			// 200 GiB in 128 MiB extents needs more leaves than fit the inode.
+			return b.AddFile("f", 0o644, 0, 0, nil, 200<<30, func() (io.ReadCloser, error) { return nil, errors.New("not reached") })
+		}, "more than a one-level tree holds"},
 		{"label", func(o *Options) { o.Label = "a-label-longer-than-16" }, func(*Builder) error { return nil }, "longer than 16 bytes"},
 		{"timestamp", func(o *Options) { o.Timestamp = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC) }, func(*Builder) error { return nil }, "outside ext4's range"},
 		{"blocksize", func(o *Options) { o.BlockSize = 1024 }, func(*Builder) error { return nil }, "block size 1024 not supported"},

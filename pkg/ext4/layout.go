@@ -397,12 +397,12 @@ func (b *Builder) plan() (*image, error) {
 		if err == nil {
 			return im, nil
 		}
-		if !auto && errors.Is(err, errTooSmall) {
-			return nil, fmt.Errorf("ext4: %w (Size %d MiB; the tree has %d inodes and about %d MiB of data and directories)",
-				err, b.opts.Size>>20, inodes, content*blockSize>>20)
-		}
-		if !auto {
+		if !errors.Is(err, errTooSmall) {
 			return nil, fmt.Errorf("ext4: %w", err)
+		}
+		if !auto || blocks > 1<<32 {
+			return nil, fmt.Errorf("ext4: %w (Size %d MiB; the tree has %d inodes and about %d MiB of data and directories)",
+				err, blocks*blockSize>>20, inodes, content*blockSize>>20)
 		}
 		blocks += max(blocks/4, blocksPerGrp)
 		blocks = (blocks + blocksPerGrp - 1) / blocksPerGrp * blocksPerGrp
@@ -469,7 +469,7 @@ func (im *image) place() error {
 		lay := n.lay
 		if lay.nblocks > 0 {
 			if lay.extents, lay.leaves, err = im.placeData(lay.nblocks); err != nil {
-				return err
+				return fmt.Errorf("%s: %w", n.path, err)
 			}
 		}
 		if n.kind == kindDir {
