@@ -3,8 +3,8 @@
 // xzcompare decodes every xz member of the .debs given (default: the
 // frozen archive's pool) with each pure-Go xz decoder and with xz-utils,
 // single core, and prints MB/s of decompressed output by wall and by CPU
-// time. xzcompare.sh runs it in a scratch module, so the decoders that
-// lose stay out of debatom's go.mod.
+// time. xzcompare.sh runs it in a scratch module (with debatom replaced by
+// this checkout), so the decoders that lose stay out of debatom's go.mod.
 package main
 
 import (
@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	dxz "github.com/debatom/debatom/pkg/deb/xz"
 	trc "github.com/therootcompany/xz"
 	uxz "github.com/ulikunitz/xz"
 	xi2 "github.com/xi2/xz"
@@ -88,6 +89,7 @@ func main() {
 		{"ulikunitz/xz v0.5.17", func(b []byte) (io.Reader, error) { return uxz.NewReader(bytes.NewReader(b)) }},
 		{"xi2/xz (2017-12-30)", func(b []byte) (io.Reader, error) { return xi2.NewReader(bytes.NewReader(b), 0) }},
 		{"therootcompany/xz v1.0.1", func(b []byte) (io.Reader, error) { return trc.NewReader(bytes.NewReader(b), 0) }},
+		{"debatom pkg/deb/xz", func(b []byte) (io.Reader, error) { return dxz.NewReader(bytes.NewReader(b), 128<<20) }},
 	}
 	var want int64 = -1
 	for _, d := range decoders {

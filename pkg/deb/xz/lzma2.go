@@ -279,7 +279,9 @@ func (d *lzma2) decode(unc, comp int) error {
 				prev = uint32(buf[pos-1])
 			}
 			off := 0x300 * (((abs & lpMask) << lc) + prev>>(8-lc))
-			lit := d.literal[off : off+0x300]
+			// An array pointer lets the compiler drop the bounds checks
+			// of the eight-bit loops below.
+			lit := (*[0x300]uint16)(d.literal[off : off+0x300])
 			sym := uint32(1)
 			if st < 7 {
 				for sym < 0x100 {
