@@ -185,8 +185,10 @@ func baseFiles(r *sysroot.Root, opts Options) error {
 	}
 	// An empty machine-id makes systemd generate one at first boot
 	// without running the interactive first-boot setup.
-	if err := r.WriteFile("etc/machine-id", nil, 0o644, 0, 0); err != nil {
-		return err
+	if has("systemd") {
+		if err := r.WriteFile("etc/machine-id", nil, 0o644, 0, 0); err != nil {
+			return err
+		}
 	}
 	// The kernel's postinst (linux-base's linux-update-symlinks) points
 	// /vmlinuz and /vmlinuz.old at the newest kernel.
@@ -470,6 +472,9 @@ func statOverrides(r *sysroot.Root) error {
 				}
 			}
 		}
+	}
+	if table.Len() == 0 {
+		return nil // dpkg makes the file on first use
 	}
 	return r.WriteFile("var/lib/dpkg/statoverride", table.Bytes(), 0o644, 0, 0)
 }
