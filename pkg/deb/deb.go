@@ -16,11 +16,11 @@
 // Every member in Debian 13 main is xz-compressed, so xz decoding is the
 // hot loop of unpacking. bench/unpack/XZ.md measures the pure-Go decoders
 // on the real packages of the frozen archive against xz-utils, single
-// core: the best published one (github.com/xi2/xz, an xz-embedded port)
-// reached about 0.73x of xz-utils, under the 0.8x we aimed for, so xz
-// members are decoded by this module's own pkg/deb/xz, which reached
-// about 0.85x. It verifies each block's CRC32/CRC64/SHA-256 and the index,
-// which Read forces by draining each member to its end.
+// core: the best published one (github.com/xi2/xz, an xz-embedded port,
+// and its fork) reached about 0.7x of xz-utils, under the 0.8x we aimed
+// for, so xz members are decoded by this module's own pkg/deb/xz, which
+// reached about 0.82x. It verifies each block's CRC32/CRC64/SHA-256 and
+// the index, which Read forces by draining each member to its end.
 package deb
 
 import (
