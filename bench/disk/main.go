@@ -4,6 +4,8 @@
 //
 //	disk mkraw FILE            1 GiB sparse raw image with about 300 MB of data
 //	disk convert [-c] RAW OUT  raw to qcow2, deflate-compressed with -c
+//	disk esp DIR IMG SIZE      FAT32 image of SIZE MiB holding the tree DIR
+//	disk iso DIR ISO BOOT      ISO of the tree DIR booting the FAT image BOOT (a path in DIR)
 package main
 
 import (
@@ -18,7 +20,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/debatom/debatom/pkg/iso9660"
 	"github.com/debatom/debatom/pkg/qcow2"
+	"github.com/debatom/debatom/pkg/vfat"
 )
 
 func main() {
@@ -32,6 +36,16 @@ func main() {
 			usage()
 		}
 		err = mkraw(os.Args[2])
+	case "esp":
+		if len(os.Args) != 5 {
+			usage()
+		}
+		err = esp(os.Args[2], os.Args[3], os.Args[4])
+	case "iso":
+		if len(os.Args) != 5 {
+			usage()
+		}
+		err = iso(os.Args[2], os.Args[3], os.Args[4])
 	case "convert":
 		fl := flag.NewFlagSet("convert", flag.ExitOnError)
 		compress := fl.Bool("c", false, "compress clusters")
@@ -50,7 +64,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: disk mkraw FILE | disk convert [-c] RAW OUT")
+	fmt.Fprintln(os.Stderr, "usage: disk mkraw FILE | disk convert [-c] RAW OUT | disk esp DIR IMG MiB | disk iso DIR ISO BOOT")
 	os.Exit(2)
 }
 
@@ -145,4 +159,35 @@ func convert(raw, out string, compress bool) error {
 	}
 	fmt.Fprintf(os.Stderr, "converted in %v\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func esp(dir, img, mib string) error {
+	var size int64
+	if _, err := fmt.Sscan(mib, &size); err != nil {
+		return fmt.Errorf("size %q: %w", mib, err)
+	}
+	f, err := os.Create(img)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size << 20); err != nil {
+		return err
+	}
+	if err := vfat.Write(context.Background(), f, os.DirFS(dir), vfat.Options{Size: size << 20, Label: "ESP", VolumeID: 1}); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func iso(dir, out, boot string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := iso9660.Write(context.Background(), f, os.DirFS(dir), iso9660.Options{VolumeID: "BENCH", EFIBootImage: boot}); err != nil {
+		return err
+	}
+	return f.Close()
 }
