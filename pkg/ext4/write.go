@@ -59,10 +59,11 @@ func (b *Builder) Size() (int64, error) {
 }
 
 // Write lays out the tree and writes the image to w, returning its size.
-// Only blocks holding data are written, except the last block of the image
-// so that a plain file reaches the full size: regions never written must
-// read as zeros (a new or truncated file does). File contents are read
-// through their open callbacks, several at a time.
+// Only blocks holding data are written, so regions never written must read
+// as zeros (a new or truncated file does; so does a fresh qcow2 image). An
+// *os.File is extended to the full size; other targets must be that large
+// already. File contents are read through their open callbacks, several at
+// a time; w need not be safe for concurrent use.
 func (b *Builder) Write(ctx context.Context, w io.WriterAt) (int64, error) {
 	im, err := b.plan()
 	if err != nil {
@@ -76,8 +77,17 @@ func (b *Builder) Write(ctx context.Context, w io.WriterAt) (int64, error) {
 		return 0, fmt.Errorf("ext4: writing metadata: %w", err)
 	}
 	size := int64(im.geo.blocks) * blockSize
-	if _, err := w.WriteAt(make([]byte, blockSize), size-blockSize); err != nil {
-		return 0, fmt.Errorf("ext4: writing the last block: %w", err)
+	// A file is extended to the full size (sparse, nothing written);
+	// other targets, such as a partition inside a disk image, are
+	// expected to be that large already.
+	if f, ok := w.(*os.File); ok {
+		st, err := f.Stat()
+		if err == nil && st.Mode().IsRegular() && st.Size() < size {
+			err = f.Truncate(size)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("ext4: extending %s to %d bytes: %w", f.Name(), size, err)
+		}
 	}
 	return size, nil
 }
