@@ -536,3 +536,20 @@ func TestDataClusters(t *testing.T) {
 		t.Error("an extent past the end was accepted")
 	}
 }
+
+func TestTinySources(t *testing.T) {
+	for _, n := range []int{0, 1, 511, 512, 513} {
+		raw := bytes.Repeat([]byte{0xA5}, n)
+		var out bytes.Buffer
+		if err := Write(context.Background(), &out, RawSource(bytes.NewReader(raw), int64(n)), Options{Compress: n%2 == 1}); err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		got, err := readAll(out.Bytes())
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if want := (n + 511) / 512 * 512; len(got) != want || !bytes.Equal(got[:n], raw) || !bytes.Equal(got[n:], make([]byte, want-n)) {
+			t.Errorf("%d bytes: read back %d bytes that differ", n, len(got))
+		}
+	}
+}
