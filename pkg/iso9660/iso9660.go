@@ -57,7 +57,7 @@ type Options struct {
 	DiskGUID gpt.GUID
 }
 
-// node is a file or directory of the tree.
+// node is a file, directory or symlink of the tree.
 type node struct {
 	path     string
 	name     string // as in the fs.FS
@@ -79,7 +79,8 @@ type node struct {
 	serial    uint32 // Rock Ridge file serial number
 }
 
-// Write writes an ISO image of the regular files and directories in fsys.
+// Write writes an ISO image of the regular files, directories and
+// symlinks in fsys (symlinks are read with fs.ReadLink).
 func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	root := &node{path: ".", dir: true, mode: fs.ModeDir | 0o755}
 	root.parent = root
@@ -97,7 +98,7 @@ func Write(ctx context.Context, w io.Writer, fsys fs.FS, opts Options) error {
 	var boot *node
 	if opts.EFIBootImage != "" {
 		boot = find(root, opts.EFIBootImage)
-		if boot == nil || boot.dir {
+		if boot == nil || boot.dir || boot.link != "" {
 			return fmt.Errorf("iso9660: EFI boot image %s is not a file in the tree", opts.EFIBootImage)
 		}
 		if boot.size == 0 {
