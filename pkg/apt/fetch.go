@@ -46,7 +46,7 @@ type Fetcher struct {
 	CacheDir     string
 	HTTPClient   *http.Client
 	Workers      int           // parallel downloads; default 4
-	Retries      int           // further attempts after a failed one; default 3
+	Retries      int           // further attempts after a failed one; 0: 3, negative: none
 	Backoff      time.Duration // wait before the first retry, doubled each time; default 1s
 	StallTimeout time.Duration // default DefaultStallTimeout
 	// Offline uses the cache only and names what is missing.
@@ -149,8 +149,11 @@ func (f *Fetcher) fetchOne(ctx context.Context, c *client, it Item, pr *progress
 		backoff = time.Second
 	}
 	retries := f.Retries
-	if retries == 0 {
+	switch {
+	case retries == 0:
 		retries = 3
+	case retries < 0:
+		retries = 0
 	}
 	for attempt := 0; ; attempt++ {
 		err = f.attempt(ctx, c, it, pf, pr)
