@@ -9,7 +9,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/md5"
 	"fmt"
 	"io"
 	"io/fs"
@@ -55,6 +54,12 @@ func Load(ctx context.Context, pool string) (*fstree.Tree, []*sysroot.Package, e
 	if err != nil {
 		return nil, nil, err
 	}
+	return LoadFiles(ctx, debs)
+}
+
+// LoadFiles is Load for a list of .deb files.
+func LoadFiles(ctx context.Context, debs []string) (*fstree.Tree, []*sysroot.Package, error) {
+	debs = append([]string(nil), debs...)
 	sort.Strings(debs)
 	out := make([]*unpacked, len(debs))
 	errs := make([]error, len(debs))
@@ -216,6 +221,3 @@ func readDeb(ctx context.Context, deb string) (*unpacked, error) {
 	}
 	return u, nil
 }
-
-// MD5 is a helper for tests comparing file contents.
-func MD5(b []byte) string { return fmt.Sprintf("%x", md5.Sum(b)) }
