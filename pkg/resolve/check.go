@@ -15,8 +15,9 @@ import (
 func Check(pkgs []*apt.Package, arch string) error {
 	r := &resolver{
 		arch:      arch,
-		cand:      map[string]*node{},
-		stanzas:   map[string][]*apt.Package{},
+		best:      map[string]*apt.Package{},
+		nodes:     map[string]*node{},
+		provIdx:   map[string][]*apt.Package{},
 		providers: map[string][]provision{},
 		excluded:  map[string]bool{},
 		foreign:   map[string]string{},
@@ -27,25 +28,22 @@ func Check(pkgs []*apt.Package, arch string) error {
 		busy:      map[string]bool{},
 	}
 	var nodes []*node
-	for i, p := range pkgs {
+	for _, p := range pkgs {
 		if p.Architecture != arch && p.Architecture != "all" {
 			return fmt.Errorf("package %s is for architecture %s, not %s", p.Name, p.Architecture, arch)
 		}
-		if r.marked[p.Name] != nil {
-			return fmt.Errorf("package %s appears twice (%s and %s)", p.Name, r.marked[p.Name].pkg.Version, p.Version)
+		if r.best[p.Name] != nil {
+			return fmt.Errorf("package %s appears twice (%s and %s)", p.Name, r.best[p.Name].Version, p.Version)
 		}
-		n, err := r.newNode(p, i)
-		if err != nil {
-			return err
-		}
+		r.best[p.Name] = p
+		n := r.cand(p.Name)
 		if err := r.parse(n); err != nil {
 			return err
 		}
-		r.cand[p.Name] = n
-		r.stanzas[p.Name] = []*apt.Package{p}
 		r.mark(n)
 		nodes = append(nodes, n)
 	}
+	r.pkgs = pkgs
 	var errs []string
 	for _, n := range nodes {
 		for _, d := range n.deps {

@@ -1,65 +1,115 @@
 package resolve
 
-import "github.com/debatom/debatom/pkg/apt"
+import (
+	"math"
 
-// cacheIDs numbers package names the way apt's cache generator does: a
-// package gets the next ID when its name is first met, reading the index in
-// order, each stanza's own name first and then the names its relationship
-// fields mention, in the order apt's debListParser reads the fields. apt
-// uses these IDs to order the packages a pattern such as ?essential matches
-// and to break ties between providers, so they decide real choices.
+	"github.com/debatom/debatom/pkg/apt"
+)
+
+// idScanner orders package names the way apt's cache generator numbers
+// them: a package gets the next ID when its name is first met, reading the
+// index in order, each stanza's own name first and then the names its
+// relationship fields mention, in the order apt's debListParser reads the
+// fields. apt orders the packages a pattern such as ?essential matches by
+// these IDs, and breaks ties between providers with them, so they decide
+// real choices.
+//
+// Only the relative order matters, so a name's key is the position of its
+// first mention (stanza index and occurrence within the stanza). Keys are
+// found for the names asked about only, scanning until all of them have
+// been met: that avoids a table of every name in the index.
 //
 // "name:any" targets are separate packages in apt ("name" of architecture
-// "any") and do not number the plain name.
-func cacheIDs(pkgs []*apt.Package, arch string) map[string]int {
-	ids := make(map[string]int, len(pkgs)*2)
-	add := func(name string) {
-		if _, ok := ids[name]; !ok {
-			ids[name] = len(ids)
-		}
-	}
-	for _, p := range pkgs {
-		if p.Architecture != arch && p.Architecture != "all" {
-			continue
-		}
-		add(p.Name)
-		enhances := ""
-		if p.Paragraph != nil {
-			enhances = p.Paragraph.Get("Enhances")
-		}
-		for _, f := range [...]string{p.PreDepends, p.Depends, p.Conflicts, p.Breaks, p.Recommends, p.Suggests, p.Replaces, enhances, p.Provides} {
-			scanNames(f, arch, add)
-		}
-	}
-	return ids
+// "any") and do not count as mentions of the plain name.
+type idScanner struct {
+	pkgs []*apt.Package
+	arch string
+	pos  map[string]int
 }
 
-// scanNames calls add for each package name in a relationship field
-// without building Relations: this runs over every stanza of the index.
-func scanNames(s, arch string, add func(string)) {
+// maxMentions bounds the occurrences counted per stanza in a key.
+const maxMentions = 1 << 16
+
+// id returns the cache-order key of name.
+func (s *idScanner) id(name string) int {
+	if k, ok := s.pos[name]; ok {
+		return k
+	}
+	s.find([]string{name})
+	return s.pos[name]
+}
+
+// find computes the keys of names in one pass over the index.
+func (s *idScanner) find(names []string) {
+	want := make(map[string]bool, len(names))
+	// A cheap filter on (length, first byte) spares hashing almost every
+	// name in the index against want.
+	var filter [64]uint64
+	for _, n := range names {
+		if _, ok := s.pos[n]; !ok && n != "" {
+			want[n] = true
+			filter[len(n)&63] |= 1 << (n[0] & 63)
+		}
+	}
+	for i := 0; i < len(s.pkgs) && len(want) > 0; i++ {
+		p := s.pkgs[i]
+		if p.Architecture != s.arch && p.Architecture != "all" {
+			continue
+		}
+		k := 0
+		see := func(name string) {
+			if filter[len(name)&63]&(1<<(name[0]&63)) != 0 && want[name] {
+				delete(want, name)
+				s.pos[name] = i*maxMentions + min(k, maxMentions-1)
+			}
+			k++
+		}
+		see(p.Name)
+		enhances := ""
+		if p.Paragraph != nil {
+			for _, f := range p.Paragraph.Fields {
+				if f.Name == "Enhances" { // index files use the canonical case
+					enhances = f.Value
+				}
+			}
+		}
+		for _, f := range [...]string{p.PreDepends, p.Depends, p.Conflicts, p.Breaks, p.Recommends, p.Suggests, p.Replaces, enhances, p.Provides} {
+			if f != "" {
+				eachName(f, s.arch, see)
+			}
+		}
+	}
+	for n := range want {
+		s.pos[n] = math.MaxInt // never mentioned: created last
+	}
+}
+
+// eachName calls fn for each package name of a relationship field that
+// refers to the native architecture, without building Relations.
+func eachName(f, arch string, fn func(string)) {
 	i := 0
-	for i < len(s) {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == ',' || s[i] == '|') {
+	for i < len(f) {
+		for i < len(f) && (f[i] == ' ' || f[i] == '\t' || f[i] == '\n' || f[i] == ',' || f[i] == '|') {
 			i++
 		}
 		start := i
-		for i < len(s) && isNameChar(s[i]) {
+		for i < len(f) && isNameChar(f[i]) {
 			i++
 		}
-		name := s[start:i]
+		name := f[start:i]
 		qual := ""
-		if i < len(s) && s[i] == ':' {
+		if i < len(f) && f[i] == ':' {
 			j := i + 1
-			for j < len(s) && isNameChar(s[j]) {
+			for j < len(f) && isNameChar(f[j]) {
 				j++
 			}
-			qual = s[i+1 : j]
+			qual = f[i+1 : j]
 			i = j
 		}
 		if name != "" && (qual == "" || qual == "native" || qual == arch) {
-			add(name)
+			fn(name)
 		}
-		for i < len(s) && s[i] != ',' && s[i] != '|' {
+		for i < len(f) && f[i] != ',' && f[i] != '|' {
 			i++
 		}
 	}

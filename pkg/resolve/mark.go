@@ -97,7 +97,7 @@ func (r *resolver) repair() error {
 		if len(broken) == 0 {
 			return nil
 		}
-		slices.SortFunc(broken, func(a, b *node) int { return a.id - b.id })
+		slices.SortFunc(broken, func(a, b *node) int { return cmpInt(r.ids.id(a.pkg.Name), r.ids.id(b.pkg.Name)) })
 		for _, n := range broken {
 			if r.marked[n.pkg.Name] != n {
 				continue
@@ -130,16 +130,22 @@ func (r *resolver) processDeps(n *node, fromUser bool) (bool, string) {
 		if len(g) == 0 || r.satisfied(g) {
 			continue
 		}
-		sols, reasons := r.solutions(g)
+		alts, reasons := r.solutions(g)
 		found := false
-		for _, s := range sols {
+		tried := map[*node]bool{}
+		r.eachSolution(alts, func(s *node) bool {
+			if tried[s] {
+				return true // apt drops repeats; a second try would fail again
+			}
+			tried[s] = true
 			ok, why := r.install(s)
 			if ok {
 				found = true
-				break
+				return false
 			}
 			reasons = append(reasons, why)
-		}
+			return true
+		})
 		if found || !d.critical {
 			continue
 		}
@@ -310,19 +316,24 @@ func (r *resolver) satisfied(g Group) bool {
 	return false
 }
 
-// solutions is getAllPossibleSolutions: per alternative, in order, the
-// candidates that satisfy it (the package itself and its providers) sorted
-// by CompareProviders; installed packages of all alternatives go first.
-// It also says why alternatives with no candidate have none.
-func (r *resolver) solutions(g Group) ([]*node, []string) {
-	var inst, fresh []*node
+// alternative is the candidates satisfying one alternative of a group.
+type alternative struct {
+	target string
+	nodes  []*node
+}
+
+// solutions collects, per alternative, the candidates that satisfy it (the
+// package itself and its providers), and says why alternatives with none
+// have none.
+func (r *resolver) solutions(g Group) ([]alternative, []string) {
+	var alts []alternative
 	var reasons []string
 	for _, rel := range g {
 		var list []*node
-		if c := r.cand[rel.Name]; c != nil && rel.Satisfies(c.pkg.Version) && r.archOK(rel, c) {
+		if c := r.cand(rel.Name); c != nil && rel.Satisfies(c.pkg.Version) && r.archOK(rel, c) {
 			list = append(list, c)
 		}
-		for _, p := range r.providers[rel.Name] {
+		for _, p := range r.providersOf(rel.Name) {
 			if provSatisfies(rel, p) && r.archOK(rel, p.by) {
 				list = append(list, p.by)
 			}
@@ -331,24 +342,55 @@ func (r *resolver) solutions(g Group) ([]*node, []string) {
 			reasons = append(reasons, r.why(rel))
 			continue
 		}
-		slices.SortFunc(list, r.compareProviders(rel.Name))
-		for _, n := range list {
-			if r.installed[n.pkg.Name] != nil {
-				inst = append(inst, n)
-			} else {
-				fresh = append(fresh, n)
+		alts = append(alts, alternative{rel.Name, list})
+	}
+	return alts, reasons
+}
+
+// eachSolution calls try on the candidates in the order of apt's
+// getAllPossibleSolutions (installed packages of every alternative first,
+// then the rest; alternatives in order, each sorted by CompareProviders)
+// until try returns false. The order is produced by selecting the minimum
+// each time rather than by sorting, so comparisons that only matter once
+// the first choices failed (and that may need apt's cache IDs, which cost
+// a scan of the index) are usually never made.
+func (r *resolver) eachSolution(alts []alternative, try func(*node) bool) {
+	for _, installed := range []bool{true, false} {
+		for _, alt := range alts {
+			var rest []*node
+			for _, n := range alt.nodes {
+				if (r.installed[n.pkg.Name] != nil) == installed {
+					rest = append(rest, n)
+				}
+			}
+			cmp := r.compareProviders(alt.target, alt.nodes)
+			for len(rest) > 0 {
+				best := 0
+				for i := 1; i < len(rest); i++ {
+					if cmp(rest[i], rest[best]) < 0 {
+						best = i
+					}
+				}
+				n := rest[best]
+				rest = slices.Delete(rest, best, best+1)
+				if !try(n) {
+					return
+				}
 			}
 		}
 	}
-	return slices.Compact(append(inst, fresh...)), reasons
 }
 
 // compareProviders is apt's CompareProviders for a single architecture:
 // installed first, then the package named by the dependency itself, then
 // Essential, then "Important: yes", then the more important Priority, and
 // last the higher cache ID.
-func (r *resolver) compareProviders(target string) func(a, b *node) int {
+func (r *resolver) compareProviders(target string, list []*node) func(a, b *node) int {
+	idsKnown := false
 	return func(a, b *node) int {
+		if a == b {
+			return 0 // a package that also provides its own name
+		}
 		if ai, bi := r.installed[a.pkg.Name] != nil, r.installed[b.pkg.Name] != nil; ai != bi {
 			return boolFirst(ai)
 		}
@@ -364,7 +406,16 @@ func (r *resolver) compareProviders(target string) func(a, b *node) int {
 		if a.prio != b.prio {
 			return a.prio - b.prio
 		}
-		return b.id - a.id
+		if !idsKnown {
+			// One scan for the whole list, and only when a tie needs it.
+			names := make([]string, len(list))
+			for i, n := range list {
+				names[i] = n.pkg.Name
+			}
+			r.ids.find(names)
+			idsKnown = true
+		}
+		return cmpInt(r.ids.id(b.pkg.Name), r.ids.id(a.pkg.Name))
 	}
 }
 
@@ -388,8 +439,8 @@ func (r *resolver) why(rel Relation) string {
 	case r.excluded[name]:
 		return name + " is excluded"
 	}
-	c := r.cand[name]
-	if c == nil && len(r.providers[name]) == 0 {
+	c := r.cand(name)
+	if c == nil && len(r.providersOf(name)) == 0 {
 		if a, ok := r.foreign[name]; ok {
 			return fmt.Sprintf("%s exists only for architecture %s", name, a)
 		}
@@ -402,7 +453,7 @@ func (r *resolver) why(rel Relation) string {
 		return fmt.Sprintf("no %s %s %s (have %s)", name, rel.Op, rel.Version, strings.Join(r.versionList(name), ", "))
 	}
 	var by []string
-	for _, p := range r.providers[name] {
+	for _, p := range r.providersOf(name) {
 		v := p.version
 		if v == "" {
 			v = "unversioned"

@@ -76,14 +76,19 @@ func Resolve(ctx context.Context, pkgs []*apt.Package, req Request) (*Plan, erro
 		return nil, err
 	}
 
+	// Both phases order the packages their patterns match by apt's cache
+	// IDs; one scan of the index finds them all.
+	var patterned []string
+	for _, p := range r.patterned {
+		patterned = append(patterned, p.Name)
+	}
+	if req.Baseline != "" {
+		r.ids.find(patterned)
+	}
+
 	if req.Baseline != "" {
 		// Phase 1: `apt-get install ?essential` on an empty system.
-		var ess []*node
-		for _, n := range r.byID {
-			if n != nil && n.pkg.Essential {
-				ess = append(ess, n)
-			}
-		}
+		ess := r.inCacheOrder(func(p *apt.Package) bool { return p.Essential })
 		if err := r.aptInstall(ess); err != nil {
 			return nil, fmt.Errorf("resolve: essential set: %w", err)
 		}
@@ -98,11 +103,9 @@ func Resolve(ctx context.Context, pkgs []*apt.Package, req Request) (*Plan, erro
 	// Phase 2: the includes, then the priority pattern in cache order.
 	todo := includes
 	if len(prios) > 0 {
-		for _, n := range r.byID {
-			if n != nil && !n.pkg.Essential && slices.Contains(prios, n.pkg.Priority) {
-				todo = append(todo, n)
-			}
-		}
+		todo = append(todo, r.inCacheOrder(func(p *apt.Package) bool {
+			return !p.Essential && slices.Contains(prios, p.Priority)
+		})...)
 	}
 	if err := r.aptInstall(todo); err != nil {
 		return nil, fmt.Errorf("resolve: %w", err)
@@ -127,7 +130,6 @@ func Resolve(ctx context.Context, pkgs []*apt.Package, req Request) (*Plan, erro
 // parsed on first use (most of the index is never looked at).
 type node struct {
 	pkg  *apt.Package
-	id   int // apt's package ID: creation order in its cache
 	prio int // apt's priority number: required 1 … extra 5, none 0
 
 	parsed     bool
@@ -144,7 +146,7 @@ type dep struct {
 	field    string
 }
 
-// provision records that a selected package provides a name.
+// provision records that a package provides a name.
 type provision struct {
 	by      *node
 	version string // "" for an unversioned Provides
@@ -159,15 +161,18 @@ type negRel struct {
 
 type resolver struct {
 	ctx        context.Context
+	pkgs       []*apt.Package
 	arch       string
 	recommends bool
 
-	cand      map[string]*node          // candidate version per package name
-	stanzas   map[string][]*apt.Package // every native or "all" stanza per name
-	providers map[string][]provision    // candidate-version Provides, by provided name
+	best      map[string]*apt.Package   // candidate stanza per package name
+	nodes     map[string]*node          // candidates made into nodes so far
+	provIdx   map[string][]*apt.Package // stanzas naming a name in Provides, in index order
+	providers map[string][]provision    // candidates' Provides of a name, made on first use
 	excluded  map[string]bool
 	foreign   map[string]string // name → an architecture it exists for, when not native
-	byID      []*node           // candidates in apt cache order (nil gaps for virtual names)
+	ids       *idScanner
+	patterned []*apt.Package // stanzas with Essential or a baseline priority
 
 	installed map[string]*node // phase-1 result (dpkg's status in phase 2)
 	marked    map[string]*node // apt's install marks in the current phase
@@ -182,13 +187,16 @@ var prioNum = map[string]int{"required": 1, "important": 2, "standard": 3, "opti
 func newResolver(ctx context.Context, pkgs []*apt.Package, req Request) (*resolver, error) {
 	r := &resolver{
 		ctx:        ctx,
+		pkgs:       pkgs,
 		arch:       req.Arch,
 		recommends: req.Recommends,
-		cand:       make(map[string]*node, len(pkgs)),
-		stanzas:    make(map[string][]*apt.Package, len(pkgs)),
+		best:       make(map[string]*apt.Package, len(pkgs)),
+		nodes:      map[string]*node{},
+		provIdx:    make(map[string][]*apt.Package, 1<<15),
 		providers:  map[string][]provision{},
 		excluded:   map[string]bool{},
 		foreign:    map[string]string{},
+		ids:        &idScanner{pkgs: pkgs, arch: req.Arch, pos: map[string]int{}},
 		installed:  map[string]*node{},
 		marked:     map[string]*node{},
 		provided:   map[string][]provision{},
@@ -198,68 +206,113 @@ func newResolver(ctx context.Context, pkgs []*apt.Package, req Request) (*resolv
 	for _, x := range req.Exclude {
 		r.excluded[x] = true
 	}
-	ids := cacheIDs(pkgs, req.Arch)
+	var providing []*apt.Package
 	for _, p := range pkgs {
 		if p.Architecture != req.Arch && p.Architecture != "all" {
 			r.foreign[p.Name] = p.Architecture
 			continue
 		}
-		r.stanzas[p.Name] = append(r.stanzas[p.Name], p)
 		if r.excluded[p.Name] {
 			continue
 		}
 		// apt's candidate, all pins being equal: the highest version; the
 		// first stanza wins a tie.
-		if c := r.cand[p.Name]; c == nil || debversion.Compare(p.Version, c.pkg.Version) > 0 {
-			n, err := r.newNode(p, ids[p.Name])
-			if err != nil {
-				return nil, err
-			}
-			r.cand[p.Name] = n
+		if b := r.best[p.Name]; b == nil || debversion.Compare(p.Version, b.Version) > 0 {
+			r.best[p.Name] = p
+		}
+		if p.Provides != "" {
+			providing = append(providing, p)
+		}
+		if p.Essential || p.Priority == "required" || p.Priority == "important" || p.Priority == "standard" {
+			r.patterned = append(r.patterned, p)
 		}
 	}
-	r.byID = make([]*node, len(ids))
-	for _, n := range r.cand {
-		r.byID[n.id] = n
+	// Only names are indexed here; a provider's Provides is parsed when a
+	// dependency on one of its names is looked at.
+	for _, p := range providing {
+		if r.best[p.Name] == p {
+			eachName(p.Provides, r.arch, func(name string) {
+				if l := r.provIdx[name]; len(l) == 0 || l[len(l)-1] != p {
+					r.provIdx[name] = append(l, p)
+				}
+			})
+		}
 	}
-	r.rebuildProviders()
 	return r, nil
 }
 
-// newNode makes a candidate; Provides is parsed now because every
-// candidate's Provides feed the virtual-package table.
-func (r *resolver) newNode(p *apt.Package, id int) (*node, error) {
-	n := &node{pkg: p, id: id, prio: prioNum[p.Priority]}
+// providersOf returns the candidates that provide name, with the version
+// each provides, in index order.
+func (r *resolver) providersOf(name string) []provision {
+	if l, ok := r.providers[name]; ok {
+		return l
+	}
+	var l []provision
+	for _, p := range r.provIdx[name] {
+		if r.best[p.Name] != p {
+			continue // replaced by a pinned version
+		}
+		n := r.cand(p.Name)
+		for _, rel := range n.provides {
+			if rel.Name == name {
+				l = append(l, provision{by: n, version: rel.Version})
+			}
+		}
+	}
+	r.providers[name] = l
+	return l
+}
+
+// cand returns the candidate of a package name, or nil if there is none.
+func (r *resolver) cand(name string) *node {
+	if n, ok := r.nodes[name]; ok {
+		return n
+	}
+	p := r.best[name]
+	if p == nil {
+		return nil
+	}
+	n := &node{pkg: p, prio: prioNum[p.Priority]}
 	if p.Priority != "" && n.prio == 0 {
 		n.prio = 5 // apt reads an unknown word as extra
 	}
-	provs, err := ParseRelations(p.Provides)
-	if err != nil {
-		return nil, fmt.Errorf("resolve: package %s %s: Provides: %w", p.Name, p.Version, err)
-	}
-	for _, g := range provs {
-		for _, rel := range g {
-			if rel.Op != OpNone && rel.Op != OpEQ {
-				continue // apt ignores non-equal Provides
+	if p.Provides != "" {
+		provs, err := ParseRelations(p.Provides)
+		if err != nil {
+			// The package cannot be used; say why when something needs it.
+			n.parsed = true
+			n.parseError = fmt.Errorf("package %s %s: Provides: %w", p.Name, p.Version, err)
+		}
+		for _, g := range provs {
+			for _, rel := range g {
+				if rel.Op != OpNone && rel.Op != OpEQ {
+					continue // apt ignores non-equal Provides
+				}
+				n.provides = append(n.provides, rel)
 			}
-			n.provides = append(n.provides, rel)
 		}
 	}
-	return n, nil
+	r.nodes[name] = n
+	return n
 }
 
-// rebuildProviders indexes the Provides of every candidate by provided
-// name, in cache order.
-func (r *resolver) rebuildProviders() {
-	clear(r.providers)
-	for _, n := range r.byID {
-		if n == nil {
-			continue
-		}
-		for _, rel := range n.provides {
-			r.providers[rel.Name] = append(r.providers[rel.Name], provision{by: n, version: rel.Version})
+// inCacheOrder returns the candidates among the patterned stanzas that
+// keep, in apt's cache order, which is the order apt-get processes the
+// packages a pattern matches.
+func (r *resolver) inCacheOrder(keep func(*apt.Package) bool) []*node {
+	var out []*node
+	for _, p := range r.patterned {
+		if r.best[p.Name] == p && keep(p) {
+			out = append(out, r.cand(p.Name))
 		}
 	}
+	names := make([]string, len(out))
+	for i, n := range out {
+		names[i] = n.pkg.Name
+	}
+	r.ids.find(names)
+	slices.SortFunc(out, func(a, b *node) int { return cmpInt(r.ids.id(a.pkg.Name), r.ids.id(b.pkg.Name)) })
+	return out
 }
 
 // includes turns Request.Include into candidate nodes, applying
@@ -271,37 +324,39 @@ func (r *resolver) includes(list []string) ([]*node, error) {
 		if r.excluded[name] {
 			return nil, fmt.Errorf("resolve: %s is both included and excluded", name)
 		}
-		n := r.cand[name]
-		if n == nil {
+		if r.best[name] == nil {
 			return nil, r.unknown(name)
 		}
-		if pinned && n.pkg.Version != ver {
+		if pinned && r.best[name].Version != ver {
 			var p *apt.Package
-			for _, q := range r.stanzas[name] {
-				if q.Version == ver {
+			for _, q := range r.pkgs {
+				if q.Name == name && q.Version == ver && (q.Architecture == r.arch || q.Architecture == "all") {
 					p = q
 				}
 			}
 			if p == nil {
 				return nil, fmt.Errorf("resolve: %s has no version %s (have %s)", name, ver, strings.Join(r.versionList(name), ", "))
 			}
-			pinnedNode, err := r.newNode(p, n.id)
-			if err != nil {
-				return nil, err
-			}
-			r.cand[name], r.byID[n.id] = pinnedNode, pinnedNode
-			r.rebuildProviders()
-			n = pinnedNode
+			delete(r.nodes, name)
+			r.best[name] = p
+			eachName(p.Provides, r.arch, func(v string) {
+				r.provIdx[v] = append(r.provIdx[v], p)
+			})
+			clear(r.providers)
 		}
-		out = append(out, n)
+		out = append(out, r.cand(name))
 	}
 	return out, nil
 }
 
+// versionList lists a name's versions for messages (an error path, so a
+// scan of the index is fine).
 func (r *resolver) versionList(name string) []string {
 	var vs []string
-	for _, p := range r.stanzas[name] {
-		vs = append(vs, p.Version)
+	for _, p := range r.pkgs {
+		if p.Name == name && (p.Architecture == r.arch || p.Architecture == "all") {
+			vs = append(vs, p.Version)
+		}
 	}
 	return vs
 }
@@ -310,12 +365,22 @@ func (r *resolver) unknown(name string) error {
 	if a, ok := r.foreign[name]; ok {
 		return fmt.Errorf("resolve: package %s exists only for architecture %s, not %s", name, a, r.arch)
 	}
-	if len(r.providers[name]) > 0 {
+	if provs := r.providersOf(name); len(provs) > 0 {
 		var by []string
-		for _, p := range r.providers[name] {
+		for _, p := range provs {
 			by = append(by, p.by.pkg.Name)
 		}
 		return fmt.Errorf("resolve: %s is a virtual package provided by %s: name one of them", name, strings.Join(by, ", "))
 	}
 	return fmt.Errorf("resolve: package %s is not in the index", name)
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

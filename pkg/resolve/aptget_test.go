@@ -1,0 +1,151 @@
+package resolve
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/debatom/debatom/internal/testenv"
+)
+
+// aptRoot is a throwaway apt configuration whose only source is the
+// frozen archive, with an empty dpkg status: what apt sees on an empty
+// system.
+type aptRoot struct {
+	aptGet string
+	conf   string
+}
+
+func newAptRoot(t *testing.T) *aptRoot {
+	t.Helper()
+	aptGet := testenv.Tool(t, "apt-get")
+	archive := testenv.Archive(t)
+	keyring := testenv.Keyring(t)
+	dir := t.TempDir()
+	for _, d := range []string{"etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d",
+		"etc/apt/trusted.gpg.d", "var/lib/dpkg", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/log/apt"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		"var/lib/dpkg/status":  "",
+		"etc/apt/sources.list": fmt.Sprintf("deb [signed-by=%s] file://%s trixie main\n", keyring, archive),
+		"apt.conf": fmt.Sprintf(`Dir "%[1]s/";
+Dir::State::Status "%[1]s/var/lib/dpkg/status";
+APT::Architecture "amd64";
+APT::Architectures "amd64";
+APT::Install-Recommends "false";
+Acquire::Languages "none";
+APT::Sandbox::User "root";
+pkgCacheGen::ForceEssential ",";
+`, dir),
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := &aptRoot{aptGet: aptGet, conf: filepath.Join(dir, "apt.conf")}
+	a.run(t, "update")
+	return a
+}
+
+func (a *aptRoot) run(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(a.aptGet, args...)
+	cmd.Env = append(os.Environ(), "APT_CONFIG="+a.conf, "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// simulate returns the "name=version" list apt-get --simulate would
+// install.
+func (a *aptRoot) simulate(t *testing.T, args ...string) []string {
+	t.Helper()
+	out := a.run(t, append([]string{"install", "--simulate", "-qq"}, args...)...)
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == "Inst" {
+			got = append(got, f[1]+"="+strings.TrimPrefix(f[2], "("))
+		}
+	}
+	return got
+}
+
+// TestOracleAptGetSimulate checks the resolver without a baseline against
+// apt-get on an empty system, one request at a time. The packages are
+// picked for what they exercise: lsb-base on an empty system
+// (openssh-server), virtual packages with several providers (mutt: its
+// mail-transport-agent), a candidate whose Conflicts unmark an earlier
+// choice (libreoffice-writer: -core against -core-nogui), and large
+// closures.
+func TestOracleAptGetSimulate(t *testing.T) {
+	pkgs := realIndex(t)
+	apt := newAptRoot(t)
+	names := []string{"openssh-server", "mutt", "libreoffice-writer", "xorg", "postgresql", "emacs-nox"}
+	if testing.Short() {
+		names = names[:3]
+	}
+	for _, name := range names {
+		want := apt.simulate(t, name)
+		plan, err := Resolve(context.Background(), pkgs, Request{Arch: "amd64", Include: []string{name}})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if len(want) < 5 {
+			t.Fatalf("apt-get installs only %v for %s: the throwaway root is broken", want, name)
+		}
+		t.Logf("%s: %d packages", name, len(want))
+		diffLists(t, ids(plan), want)
+	}
+}
+
+// TestSpeedAgainstAptGet times apt-get install --simulate and Resolve on
+// the same request (minbase plus the archive's include list, as one
+// command for apt) in one run and logs the ratio; bench/resolve/RESULTS.md
+// records it.
+func TestSpeedAgainstAptGet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing run")
+	}
+	pkgs := realIndex(t)
+	apt := newAptRoot(t)
+	inc := archiveIncludes(t)
+	args := append([]string{"?narrow(?architecture(amd64),?or(?essential,?priority(required)))"}, inc...)
+	const runs = 3
+	var aptBest, oursBest time.Duration
+	var aptN, oursN int
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		aptN = len(apt.simulate(t, args...))
+		if d := time.Since(start); i == 0 || d < aptBest {
+			aptBest = d
+		}
+		start = time.Now()
+		plan, err := Resolve(context.Background(), pkgs, Request{Arch: "amd64", Baseline: "minbase", Include: inc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); i == 0 || d < oursBest {
+			oursBest = d
+		}
+		oursN = len(plan.Packages)
+	}
+	t.Logf("apt-get install --simulate: %d packages in %v (best of %d, warm cache)", aptN, aptBest, runs)
+	t.Logf("resolve.Resolve:            %d packages in %v (best of %d, index already parsed)", oursN, oursBest, runs)
+	t.Logf("ratio apt-get / Resolve: %.1fx", float64(aptBest)/float64(oursBest))
+	if aptN != 214 || oursN != 213 {
+		t.Errorf("apt-get single-command set has %d packages (want 214, the README's --simulate trap), Resolve %d (want 213)", aptN, oursN)
+	}
+}
