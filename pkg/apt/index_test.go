@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 func TestLoadIndexHTTP(t *testing.T) {
@@ -196,4 +197,47 @@ func assertEmptyDir(t *testing.T, dir string) {
 		}
 		return nil
 	})
+}
+
+// TestExpiredAndRevokedKeys: a signature by an expired or revoked key does
+// not count, but does not spoil a good signature beside it.
+func TestExpiredAndRevokedKeys(t *testing.T) {
+	trusted, _ := testKeys(t)
+	short, err := openpgp.NewEntity("short-lived", "", "s@example.org",
+		&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, KeyLifetimeSecs: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := openpgp.NewEntity("revoked", "", "r@example.org", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := revoked.RevokeKey(packet.KeyCompromised, "test", nil); err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) } // short has expired
+	tests := []struct {
+		name    string
+		signers []*openpgp.Entity
+		now     func() time.Time
+		err     string
+	}{
+		{"expired alone", []*openpgp.Entity{short}, later, ": expired)"},
+		{"expired beside good", []*openpgp.Entity{short, trusted}, later, ""},
+		{"short-lived, still valid", []*openpgp.Entity{short}, nil, ""},
+		{"revoked alone", []*openpgp.Entity{revoked}, nil, ": revoked)"},
+		{"revoked beside good", []*openpgp.Entity{revoked, trusted}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newTestRepo(t)
+			writeKeyring(t, r.keyring, trusted, short, revoked)
+			r.sign(t, releaseOpts{signers: tt.signers})
+			ix, err := LoadIndex(context.Background(), []Source{r.source()}, Options{Now: tt.now})
+			checkErr(t, err, tt.err, r.srv.URL+"/dists/trixie/InRelease")
+			if err == nil && len(ix.Sources[0].Signers) != 1 {
+				t.Fatalf("signers %v, want exactly one", ix.Sources[0].Signers)
+			}
+		})
+	}
 }
