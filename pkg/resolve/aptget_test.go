@@ -125,10 +125,10 @@ func TestSpeedAgainstAptGet(t *testing.T) {
 	args := append([]string{"?narrow(?architecture(amd64),?or(?essential,?priority(required)))"}, inc...)
 	const runs = 3
 	var aptBest, oursBest time.Duration
-	var aptN, oursN int
+	var aptSet, ours []string
 	for i := 0; i < runs; i++ {
 		start := time.Now()
-		aptN = len(apt.simulate(t, args...))
+		aptSet = apt.simulate(t, args...)
 		if d := time.Since(start); i == 0 || d < aptBest {
 			aptBest = d
 		}
@@ -140,12 +140,13 @@ func TestSpeedAgainstAptGet(t *testing.T) {
 		if d := time.Since(start); i == 0 || d < oursBest {
 			oursBest = d
 		}
-		oursN = len(plan.Packages)
+		ours = ids(plan)
 	}
-	t.Logf("apt-get install --simulate: %d packages in %v (best of %d, warm cache)", aptN, aptBest, runs)
-	t.Logf("resolve.Resolve:            %d packages in %v (best of %d, index already parsed)", oursN, oursBest, runs)
+	t.Logf("apt-get install --simulate: %d packages in %v (best of %d, warm cache)", len(aptSet), aptBest, runs)
+	t.Logf("resolve.Resolve:            %d packages in %v (best of %d, index already parsed)", len(ours), oursBest, runs)
 	t.Logf("ratio apt-get / Resolve: %.1fx", float64(aptBest)/float64(oursBest))
-	if aptN != 214 || oursN != 213 {
-		t.Errorf("apt-get single-command set has %d packages (want 214, the README's --simulate trap), Resolve %d (want 213)", aptN, oursN)
-	}
+	// In one command the Essential packages are marked before anything
+	// else, so sysvinit-utils already provides lsb-base and apt's set is
+	// the two-phase set too.
+	diffLists(t, ours, aptSet)
 }

@@ -52,7 +52,7 @@ func Check(pkgs []*apt.Package, arch string) error {
 				for _, rel := range g {
 					reasons = append(reasons, r.why(rel))
 				}
-				errs = append(errs, fmt.Sprintf("%s %s %s, unmet: %s", n.pkg.Name, verbs[d.field], d.g, strings.Join(reasons, ", ")))
+				errs = append(errs, fmt.Sprintf("%s %s %s, unmet: %s", n.pkg.Name, verb(d.field), d.g, strings.Join(reasons, ", ")))
 			}
 		}
 		// conflict sees n itself as selected; take it out for the check.

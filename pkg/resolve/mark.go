@@ -149,7 +149,7 @@ func (r *resolver) processDeps(n *node, fromUser bool) (bool, string) {
 		if found || !d.critical {
 			continue
 		}
-		why := fmt.Sprintf("%s %s %s; %s", n.pkg.Name, verbs[d.field], d.g, strings.Join(reasons, ", "))
+		why := fmt.Sprintf("%s %s %s; %s", n.pkg.Name, verb(d.field), d.g, strings.Join(reasons, ", "))
 		if !fromUser {
 			return false, why
 		}
@@ -160,12 +160,19 @@ func (r *resolver) processDeps(n *node, fromUser bool) (bool, string) {
 	return first == "", first
 }
 
-var verbs = map[string]string{
-	"Pre-Depends": "pre-depends on",
-	"Depends":     "depends on",
-	"Recommends":  "recommends",
-	"Conflicts":   "conflicts with",
-	"Breaks":      "breaks",
+// verb says what a relationship field does, for messages.
+func verb(field string) string {
+	switch field {
+	case "Pre-Depends":
+		return "pre-depends on"
+	case "Depends":
+		return "depends on"
+	case "Recommends":
+		return "recommends"
+	case "Conflicts":
+		return "conflicts with"
+	}
+	return "breaks"
 }
 
 // parse reads a node's relationship fields on first use.
@@ -488,14 +495,14 @@ func (r *resolver) ownConflicts(n *node) ([]*node, string) {
 		for _, rel := range f.rels {
 			if s := r.selected(rel.Name); s != nil && s.pkg.Name != n.pkg.Name && rel.Satisfies(s.pkg.Version) && r.archOK(rel, s) {
 				if first == "" {
-					first = fmt.Sprintf("%s %s %s %s %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], s.pkg.Name, s.pkg.Version, rel)
+					first = fmt.Sprintf("%s %s %s %s %s (%s)", n.pkg.Name, n.pkg.Version, verb(f.field), s.pkg.Name, s.pkg.Version, rel)
 				}
 				hits = append(hits, s)
 			}
 			for _, p := range r.provided[rel.Name] {
 				if p.by.pkg.Name != n.pkg.Name && provSatisfies(rel, p) && r.archOK(rel, p.by) && r.selected(p.by.pkg.Name) == p.by {
 					if first == "" {
-						first = fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", n.pkg.Name, n.pkg.Version, verbs[f.field], p.by.pkg.Name, p.by.pkg.Version, rel.Name, rel)
+						first = fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", n.pkg.Name, n.pkg.Version, verb(f.field), p.by.pkg.Name, p.by.pkg.Version, rel.Name, rel)
 					}
 					hits = append(hits, p.by)
 				}
@@ -513,13 +520,13 @@ func (r *resolver) reverseConflict(n *node) string {
 	}
 	for _, x := range r.neg[n.pkg.Name] {
 		if x.by.pkg.Name != n.pkg.Name && x.rel.Satisfies(n.pkg.Version) && r.archOK(x.rel, n) {
-			return fmt.Sprintf("%s %s %s %s %s (%s)", x.by.pkg.Name, x.by.pkg.Version, verbs[x.field], n.pkg.Name, n.pkg.Version, x.rel)
+			return fmt.Sprintf("%s %s %s %s %s (%s)", x.by.pkg.Name, x.by.pkg.Version, verb(x.field), n.pkg.Name, n.pkg.Version, x.rel)
 		}
 	}
 	for _, p := range n.provides {
 		for _, x := range r.neg[p.Name] {
 			if x.by.pkg.Name != n.pkg.Name && provSatisfies(x.rel, provision{by: n, version: p.Version}) && r.archOK(x.rel, n) {
-				return fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", x.by.pkg.Name, x.by.pkg.Version, verbs[x.field], n.pkg.Name, n.pkg.Version, p.Name, x.rel)
+				return fmt.Sprintf("%s %s %s %s %s, which provides %s (%s)", x.by.pkg.Name, x.by.pkg.Version, verb(x.field), n.pkg.Name, n.pkg.Version, p.Name, x.rel)
 			}
 		}
 	}

@@ -47,14 +47,20 @@ type Plan struct {
 	Packages []*apt.Package // sorted by name
 }
 
-// baselines maps a baseline to the priorities installed after the
+// baselinePriorities gives the priorities a baseline installs after the
 // Essential set (mmdebstrap's run_install patterns).
-var baselines = map[string][]string{
-	"essential": nil,
-	"minbase":   {"required"},
-	"required":  {"required"},
-	"important": {"required", "important"},
-	"standard":  {"required", "important", "standard"},
+func baselinePriorities(b string) ([]string, bool) {
+	switch b {
+	case "essential":
+		return nil, true
+	case "minbase", "required":
+		return []string{"required"}, true
+	case "important":
+		return []string{"required", "important"}, true
+	case "standard":
+		return []string{"required", "important", "standard"}, true
+	}
+	return nil, false
 }
 
 // Resolve computes the plan for req from the packages of one or more
@@ -63,7 +69,7 @@ func Resolve(ctx context.Context, pkgs []*apt.Package, req Request) (*Plan, erro
 	if req.Arch == "" {
 		return nil, errors.New("resolve: no architecture given")
 	}
-	prios, ok := baselines[req.Baseline]
+	prios, ok := baselinePriorities(req.Baseline)
 	if !ok && req.Baseline != "" {
 		return nil, fmt.Errorf("resolve: unknown baseline %q (want essential, minbase, required, important or standard)", req.Baseline)
 	}
@@ -112,10 +118,13 @@ func Resolve(ctx context.Context, pkgs []*apt.Package, req Request) (*Plan, erro
 	}
 
 	plan := &Plan{}
-	for _, m := range []map[string]*node{r.installed, r.marked} {
-		for _, n := range m {
+	for name, n := range r.installed {
+		if r.marked[name] == nil {
 			plan.Packages = append(plan.Packages, n.pkg)
 		}
+	}
+	for _, n := range r.marked {
+		plan.Packages = append(plan.Packages, n.pkg)
 	}
 	slices.SortFunc(plan.Packages, func(a, b *apt.Package) int { return strings.Compare(a.Name, b.Name) })
 	if err := Check(plan.Packages, req.Arch); err != nil {
@@ -182,7 +191,23 @@ type resolver struct {
 	steps     int
 }
 
-var prioNum = map[string]int{"required": 1, "important": 2, "standard": 3, "optional": 4, "extra": 5}
+// prioNum is apt's number for a Priority word; apt reads an unknown word
+// as extra and a missing field as 0, which sorts first.
+func prioNum(p string) int {
+	switch p {
+	case "":
+		return 0
+	case "required":
+		return 1
+	case "important":
+		return 2
+	case "standard":
+		return 3
+	case "optional":
+		return 4
+	}
+	return 5
+}
 
 func newResolver(ctx context.Context, pkgs []*apt.Package, req Request) (*resolver, error) {
 	r := &resolver{
@@ -272,10 +297,7 @@ func (r *resolver) cand(name string) *node {
 	if p == nil {
 		return nil
 	}
-	n := &node{pkg: p, prio: prioNum[p.Priority]}
-	if p.Priority != "" && n.prio == 0 {
-		n.prio = 5 // apt reads an unknown word as extra
-	}
+	n := &node{pkg: p, prio: prioNum(p.Priority)}
 	if p.Provides != "" {
 		provs, err := ParseRelations(p.Provides)
 		if err != nil {
