@@ -2,6 +2,7 @@ package apt
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -86,9 +87,17 @@ func TestParseRealIndexMatchesReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow, err := deb822.ReadAll(bytes.NewReader(text), "Packages")
-	if err != nil {
-		t.Fatal(err)
+	var slow []*deb822.Paragraph
+	rd := deb822.NewReader(bytes.NewReader(text), "Packages")
+	for {
+		p, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, p)
 	}
 	if len(fast) < 4000 || !reflect.DeepEqual(fast, slow) {
 		t.Fatalf("Parse (%d paragraphs) and Reader (%d) differ", len(fast), len(slow))
