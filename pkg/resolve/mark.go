@@ -390,7 +390,7 @@ func (r *resolver) eachSolution(alts []alternative, try func(*node) bool) {
 
 // compareProviders is apt's CompareProviders for a single architecture:
 // installed first, then the package named by the dependency itself, then
-// Essential, then "Important: yes", then the more important Priority, and
+// Essential, then Important/Protected, then the more important Priority, and
 // last the higher cache ID.
 func (r *resolver) compareProviders(target string, list []*node) func(a, b *node) int {
 	idsKnown := false
@@ -433,8 +433,11 @@ func boolFirst(a bool) int {
 	return 1
 }
 
+// important is apt's Flag::Important, set by "Important: yes" or by its
+// newer spelling "Protected: yes".
 func important(n *node) bool {
-	return n.pkg.Paragraph != nil && n.pkg.Paragraph.Get("Important") == "yes"
+	p := n.pkg.Paragraph
+	return p != nil && (p.Get("Important") == "yes" || p.Get("Protected") == "yes")
 }
 
 // why explains why no candidate satisfies rel.

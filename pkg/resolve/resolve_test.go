@@ -57,6 +57,7 @@ func TestResolveSmall(t *testing.T) {
 		{"provider priority then cache ID", Request{Include: []string{"mta-user"}}, "mta-user=1 nullmailer=2"},
 		{"exclude a provider", Request{Include: []string{"mta-user"}, Exclude: []string{"nullmailer"}}, "mta-user=1 postfix=3"},
 		{"provider tie goes to the higher ID", Request{Include: []string{"tie-user"}}, "tie-second=1 tie-user=1"},
+		{"protected provider first", Request{Include: []string{"prot-user"}}, "prot-b=1 prot-user=1"},
 		{"versioned provides", Request{Include: []string{"vuser"}}, "vprov-new=1 vuser=1"},
 		{"selected alternative satisfies", Request{Include: []string{"exim", "mta-user"}}, "exim=4 mta-user=1"},
 		{"conflicting alternative skipped", Request{Include: []string{"cuser"}}, "cgood=1 cuser=1"},
