@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+
+	fastxz "github.com/debatom/debatom/pkg/depmod/internal/xz"
 	"github.com/ulikunitz/xz"
 )
 
@@ -59,6 +61,12 @@ func Decompress(name string, data []byte) ([]byte, error) {
 	var r io.Reader
 	switch {
 	case strings.HasSuffix(name, ".xz"):
+		// The fast decoder handles how kernels compress modules; anything
+		// else goes to the general one.
+		out, err := fastxz.Decode(data, maxModuleSize)
+		if !errors.Is(err, fastxz.ErrUnsupported) {
+			return out, err
+		}
 		xr, err := xz.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("xz: %w", err)
