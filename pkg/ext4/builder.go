@@ -81,7 +81,6 @@ type Builder struct {
 	opts  Options
 	root  *node
 	links []pendingLink
-	count int
 }
 
 // NewBuilder returns a Builder holding the root directory (0755 root:root)
@@ -90,7 +89,7 @@ func NewBuilder(opts Options) *Builder {
 	root := &node{kind: kindDir, mode: 0o755, children: map[string]*node{}, path: "/"}
 	lf := &node{kind: kindDir, mode: 0o700, children: map[string]*node{}, path: "/lost+found", parent: root}
 	root.children["lost+found"] = lf
-	return &Builder{opts: opts, root: root, count: 2}
+	return &Builder{opts: opts, root: root}
 }
 
 // cleanPath splits p into components, refusing anything that could leave
@@ -125,7 +124,6 @@ func (b *Builder) parentOf(p string, comps []string) (*node, error) {
 			child = &node{kind: kindDir, mode: 0o755, children: map[string]*node{},
 				path: "/" + strings.Join(comps[:i+1], "/"), parent: dir}
 			dir.children[c] = child
-			b.count++
 		}
 		if child.kind != kindDir {
 			return nil, fmt.Errorf("ext4: %s: parent %s is not a directory", p, child.path)
@@ -196,7 +194,6 @@ func (b *Builder) add(p string, n *node) error {
 	}
 	n.parent = dir
 	dir.children[name] = n
-	b.count++
 	return nil
 }
 
