@@ -76,7 +76,7 @@ type pendingLink struct{ path, existing string }
 // Builder collects a tree and writes it as an ext4 image. It is not safe
 // for concurrent use. Errors in Mkdir, AddFile, Symlink and Hardlink are
 // returned at once; errors that need the whole tree (a hard link to a path
-// never added, an image too small) come from WriteTo.
+// never added, an image too small) come from Write (and Size).
 type Builder struct {
 	opts  Options
 	root  *node
@@ -205,7 +205,7 @@ func (b *Builder) Mkdir(path string, mode, uid, gid uint32, xattrs []Xattr) erro
 }
 
 // AddFile adds a regular file of size bytes whose content open yields.
-// open is called once, during WriteTo; the stream must hold exactly size
+// open is called once, during Write; the stream must hold exactly size
 // bytes.
 func (b *Builder) AddFile(path string, mode, uid, gid uint32, xattrs []Xattr, size int64, open func() (io.ReadCloser, error)) error {
 	if size < 0 {
@@ -226,7 +226,7 @@ func (b *Builder) Symlink(path, target string, uid, gid uint32, xattrs []Xattr) 
 }
 
 // Hardlink makes path another name for existing, a file or symlink. The
-// target is looked up when WriteTo runs, so it may be added later.
+// target is looked up when Write runs, so it may be added later.
 func (b *Builder) Hardlink(path, existing string) error {
 	comps, err := cleanPath(path)
 	if err != nil {
