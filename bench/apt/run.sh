@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 ARCHIVE=${1:-$(cd .. && pwd)/shared/debian-archive}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+HTTPD=
+trap '[ -n "$HTTPD" ] && kill "$HTTPD"; rm -rf "$T"' EXIT
 
 go build -o "$T/debatom" ./cmd/debatom
 echo "== debatom resolve --include bash (cold = empty cache, then warm)"
@@ -38,4 +39,23 @@ if command -v apt-get >/dev/null; then
   for run in first second; do
     /usr/bin/time -f "apt-get -s install bash ($run): %e s wall, %U s user" apt-get -qq "${A[@]}" -s install bash >/dev/null
   done
+fi
+
+echo "== download the 213 packages of the archive over loopback HTTP"
+PORT=18931
+python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$ARCHIVE" >/dev/null 2>&1 &
+HTTPD=$!
+sleep 1
+PKGS=$(awk '{print $1"="$2}' "$ARCHIVE/PACKAGES.txt" | paste -sd,)
+"$T/debatom" lock --mirror "http://127.0.0.1:$PORT" --keyring "$KEYRING" --include "$PKGS" --cache "$T/c213" -o "$T/213.lock"
+for run in cold warm; do
+  /usr/bin/time -f "debatom fetch ($run): %e s wall, %U s user, %S s sys" \
+    "$T/debatom" fetch --lock "$T/213.lock" --cache "$T/c213" >/dev/null
+done
+if command -v apt-get >/dev/null; then
+  echo "deb [signed-by=$KEYRING] http://127.0.0.1:$PORT trixie main" >"$T/apt/etc/sources.list"
+  rm -rf "$T/apt/lists"/* && mkdir -p "$T/apt/lists/partial"
+  apt-get -qq "${A[@]}" update 2>&1 | grep -v '^W:' || true
+  /usr/bin/time -f "apt-get -d install (213): %e s wall, %U s user, %S s sys" \
+    apt-get -qq "${A[@]}" -o APT::Sandbox::User=root -d -y install $(awk '{print $1":"$3"="$2}' "$ARCHIVE/PACKAGES.txt") >/dev/null 2>&1 || true
 fi
