@@ -43,6 +43,9 @@ func TestKernelMount(t *testing.T) {
 	if out, err := exec.Command(mount, "-o", "loop,ro", "-t", "ext4", img, mnt).CombinedOutput(); err != nil {
 		t.Skipf("mount -o loop,ro refused here: %v %s", err, out)
 	}
+	// Should the test stop early, do not leave the image mounted (the
+	// explicit unmounts below make this a no-op).
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 	umount := func() {
 		t.Helper()
 		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
