@@ -42,7 +42,8 @@ type Options struct {
 	// StallTimeout abandons a transfer that gets no byte for this long;
 	// zero: DefaultStallTimeout.
 	StallTimeout time.Duration
-	// Progress, when set, is told what is happening.
+	// Progress, when set, is told what is happening. Sources load in
+	// parallel, so it may be called from several goroutines at once.
 	Progress func(Progress)
 }
 

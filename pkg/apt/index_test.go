@@ -50,7 +50,8 @@ func TestLoadIndexSignatures(t *testing.T) {
 		{"sha1", releaseOpts{hash: crypto.SHA1}, "signature 1: weak hash SHA1"},
 		{"expired", releaseOpts{validUntil: "Sat, 01 Jan 2000 00:00:00 UTC"}, "expired at 2000-01-01T00:00:00Z (Valid-Until)"},
 		{"valid", releaseOpts{validUntil: "Sat, 01 Jan 2300 00:00:00 UTC"}, ""},
-		{"wrong suite", releaseOpts{suite: "oldstable"}, ""}, // codename still trixie
+		{"suite differs, codename matches", releaseOpts{suite: "oldstable"}, ""},
+		{"another suite's Release", releaseOpts{suite: "oldstable", codename: "bookworm"}, `is signed for suite "oldstable" (codename "bookworm"), not "trixie"`},
 		{"from the future", releaseOpts{date: "Sat, 01 Jan 2300 00:00:00 UTC"}, "is not valid yet: dated 2300-01-01T00:00:00Z"},
 	}
 	for _, tt := range tests {

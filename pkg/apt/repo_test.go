@@ -107,6 +107,7 @@ type releaseOpts struct {
 	hash       crypto.Hash
 	signers    []*openpgp.Entity
 	suite      string
+	codename   string // default trixie
 }
 
 func newTestRepo(t testing.TB) *testRepo {
@@ -175,7 +176,10 @@ func (r *testRepo) sign(t testing.TB, o releaseOpts) {
 	if o.date == "" {
 		o.date = "Sat, 21 Nov 2026 09:15:44 UTC"
 	}
-	fmt.Fprintf(&b, "Origin: Test\nSuite: %s\nCodename: trixie\nDate: %s\n", o.suite, o.date)
+	if o.codename == "" {
+		o.codename = "trixie"
+	}
+	fmt.Fprintf(&b, "Origin: Test\nSuite: %s\nCodename: %s\nDate: %s\n", o.suite, o.codename, o.date)
 	if o.validUntil != "" {
 		fmt.Fprintf(&b, "Valid-Until: %s\n", o.validUntil)
 	}
