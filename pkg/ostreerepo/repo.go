@@ -69,6 +69,7 @@ type Repo struct {
 	// WriteFile calls; both are costly to allocate per file.
 	flaters sync.Pool
 	bufs    sync.Pool
+	level   int // deflate level of archive objects
 }
 
 // Dir is the repository's directory.
@@ -103,7 +104,7 @@ func Create(dir string, mode Mode) (*Repo, error) {
 	if err := writeFileAtomic(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
 		return nil, fmt.Errorf("create ostree repo: %w", err)
 	}
-	return &Repo{dir: dir, mode: mode}, nil
+	return &Repo{dir: dir, mode: mode, level: DefaultCompressionLevel}, nil
 }
 
 // Open opens an existing repository of any mode, reading its config.
@@ -132,7 +133,7 @@ func Open(dir string) (*Repo, error) {
 			return nil, fmt.Errorf("open ostree repo: %w", err)
 		}
 	}
-	return &Repo{dir: dir, mode: mode}, nil
+	return &Repo{dir: dir, mode: mode, level: DefaultCompressionLevel}, nil
 }
 
 // parseConfigCore returns the keys of the [core] group of a GKeyFile.

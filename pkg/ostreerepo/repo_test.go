@@ -452,3 +452,37 @@ func BenchmarkWriteDir(b *testing.B) {
 		})
 	}
 }
+
+// TestCompressionLevel: the level changes object bytes, never checksums.
+func TestCompressionLevel(t *testing.T) {
+	payload := bytes.Repeat([]byte("compress me, compress me well. "), 4000)
+	var sums []string
+	var sizes []int64
+	for _, level := range []int{1, 9} {
+		r := newRepo(t, ModeArchive)
+		if err := r.SetCompressionLevel(level); err != nil {
+			t.Fatal(err)
+		}
+		c, err := r.WriteFile(fstree.Meta{Mode: 0o644}, bytes.NewReader(payload), int64(len(payload)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.VerifyFile(c); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(r.objectPath(c, ObjFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums, sizes = append(sums, c), append(sizes, st.Size())
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("checksums differ by level: %v", sums)
+	}
+	if sizes[1] > sizes[0] {
+		t.Errorf("level 9 object (%d bytes) larger than level 1 (%d)", sizes[1], sizes[0])
+	}
+	if err := newRepo(t, ModeArchive).SetCompressionLevel(0); err == nil {
+		t.Error("level 0 accepted")
+	}
+}
