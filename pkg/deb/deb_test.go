@@ -462,3 +462,75 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// TestTarFormats checks that data.tar entries in ustar, GNU (long names
+// and link targets) and PAX (long names, xattrs, large ids) form all come
+// through with their names, links and metadata.
+func TestTarFormats(t *testing.T) {
+	long := "./usr/share/" + strings.Repeat("very-long-directory-name/", 8) + "file"
+	data := []debtest.Entry{
+		{Header: tar.Header{Name: "./ustar", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1, Format: tar.FormatUSTAR}, Body: "u"},
+		{Header: tar.Header{Name: long + ".gnu", Typeflag: tar.TypeReg, Mode: 0o600, Size: 1, Format: tar.FormatGNU}, Body: "g"},
+		{Header: tar.Header{Name: "./gnu-link", Typeflag: tar.TypeSymlink, Linkname: "/" + strings.Repeat("target/", 20), Format: tar.FormatGNU}},
+		{Header: tar.Header{Name: long + ".pax", Typeflag: tar.TypeReg, Mode: 0o755, Uid: 3_000_000, Gid: 42, Size: 1, Format: tar.FormatPAX,
+			PAXRecords: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\x00\x02"}}, Body: "p"},
+	}
+	var got []*tar.Header
+	_, err := Read(context.Background(), bytes.NewReader(debtest.Build(debtest.Package{Data: data})), "formats.deb", func(h *tar.Header, body io.Reader) error {
+		got = append(got, h)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(data) {
+		t.Fatalf("%d entries, want %d", len(got), len(data))
+	}
+	for i, h := range got {
+		w := data[i].Header
+		if h.Name != w.Name || h.Linkname != w.Linkname || h.Mode != w.Mode || h.Uid != w.Uid || h.Gid != w.Gid || h.Size != w.Size {
+			t.Errorf("entry %d: got %q %q %o %d:%d size %d, want %q %q %o %d:%d size %d", i,
+				h.Name, h.Linkname, h.Mode, h.Uid, h.Gid, h.Size, w.Name, w.Linkname, w.Mode, w.Uid, w.Gid, w.Size)
+		}
+	}
+	if got[3].PAXRecords["SCHILY.xattr.security.capability"] != "\x01\x00\x00\x02" {
+		t.Errorf("PAX xattr lost: %v", got[3].PAXRecords)
+	}
+}
+
+// TestHostileTar feeds data.tar members that archive/tar must refuse: a
+// PAX header larger than its 1 MiB limit, a negative size, and a header
+// whose checksum is wrong. Each must be a one-line error naming the file.
+func TestHostileTar(t *testing.T) {
+	good := debtest.Tar(debtest.File("./a", 0o644, "x"))
+	badSum := bytes.Clone(good)
+	badSum[148] ^= 1 // header checksum field
+	var pax bytes.Buffer
+	ph := make([]byte, 512)
+	copy(ph, "./PaxHeaders/a")
+	copy(ph[100:], "0000644\x00")
+	copy(ph[124:], fmt.Sprintf("%011o\x00", 2<<20))
+	ph[156] = 'x'
+	copy(ph[257:], "ustar\x0000")
+	copy(ph[148:], "        ")
+	sum := 0
+	for _, c := range ph {
+		sum += int(c)
+	}
+	copy(ph[148:], fmt.Sprintf("%06o\x00 ", sum))
+	pax.Write(ph)
+	pax.Write(bytes.Repeat([]byte("9"), 2<<20))
+	negSize := bytes.Clone(good)
+	copy(negSize[124:136], "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff")
+	ctl := debtest.Tar(debtest.File("./control", 0o644, "Package: a\nVersion: 1\nArchitecture: all\n"))
+	for name, data := range map[string][]byte{"bad checksum": badSum, "huge pax header": pax.Bytes(), "negative size": negSize} {
+		t.Run(name, func(t *testing.T) {
+			b := debtest.Ar(debtest.Member{Name: "debian-binary", Data: []byte("2.0\n")}, debtest.Member{Name: "control.tar", Data: ctl}, debtest.Member{Name: "data.tar", Data: data})
+			_, _, err := collect(t, b, "hostile.deb")
+			t.Log(err)
+			if err == nil || !strings.HasPrefix(err.Error(), "hostile.deb: data.tar: ") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error = %v", err)
+			}
+		})
+	}
+}
