@@ -273,7 +273,7 @@ func readControl(p *Package, a *ar.Reader, name, member, comp string) error {
 		}
 		if err != nil {
 			finish()
-			return fmt.Errorf("%s: %s: %w", name, member, tarError(err, lr))
+			return fmt.Errorf("%s: %s: %w", name, member, tarError(err))
 		}
 		base := strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/")
 		switch {
@@ -296,7 +296,7 @@ func readControl(p *Package, a *ar.Reader, name, member, comp string) error {
 		b, err := io.ReadAll(tr)
 		if err != nil {
 			finish()
-			return fmt.Errorf("%s: %s: %s: %w", name, member, base, tarError(err, lr))
+			return fmt.Errorf("%s: %s: %s: %w", name, member, base, tarError(err))
 		}
 		seen[base] = true
 		p.Files = append(p.Files, ControlFile{Name: base, Data: b, Mode: h.Mode & 0o7777})
@@ -396,7 +396,7 @@ func readData(ctx context.Context, a *ar.Reader, name, member, comp string, fn D
 		}
 		if err != nil {
 			finish()
-			return fmt.Errorf("%s: %s: %w", name, member, tarError(err, nil))
+			return fmt.Errorf("%s: %s: %w", name, member, tarError(err))
 		}
 		if err := fn(h, tr); err != nil {
 			finish()
@@ -428,7 +428,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 }
 
 // tarError makes archive/tar's errors say what they mean here.
-func tarError(err error, lr *limitedReader) error {
+func tarError(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("truncated tar archive: %w", err)
 	}
