@@ -17,7 +17,12 @@
 // dir_nlink, extra_isize and metadata_csum (crc32c over the superblock,
 // group descriptors, bitmaps, inodes, extent blocks, directory blocks,
 // htree nodes, attribute blocks and the journal superblock). Blocks are
-// 4 KiB and inodes 256 bytes with 32 extra bytes, as mkfs makes them.
+// 4 KiB and inodes 256 bytes with 32 extra bytes, as mkfs makes them, and
+// the superblock matches mkfs.ext4's for the same size except that the
+// journal is created with journal_checksum_v3 (mkfs leaves that to the
+// kernel). With no resize_inode there are no reserved descriptor blocks:
+// resize2fs grows an image offline by moving blocks, and the kernel grows
+// one online by switching to meta_bg.
 //
 // Layout: every group's bitmaps and inode table sit together at the start
 // of the image (flex_bg allows that), followed by the journal (an empty,

@@ -103,9 +103,13 @@ type Inode struct {
 	raw   []byte
 }
 
-// IsDir and the like report the inode's type.
-func (in *Inode) IsDir() bool     { return in.Mode&0o170000 == sIFDIR }
+// IsDir reports whether the inode is a directory.
+func (in *Inode) IsDir() bool { return in.Mode&0o170000 == sIFDIR }
+
+// IsRegular reports whether the inode is a regular file.
 func (in *Inode) IsRegular() bool { return in.Mode&0o170000 == sIFREG }
+
+// IsSymlink reports whether the inode is a symbolic link.
 func (in *Inode) IsSymlink() bool { return in.Mode&0o170000 == sIFLNK }
 
 // Inode reads inode ino, checking its checksum when the image has them.
@@ -348,7 +352,7 @@ func (r *Reader) Readlink(in *Inode) (string, error) {
 type DirEntry struct {
 	Name string
 	Ino  uint32
-	Type uint8
+	Type uint8 // 1 regular file, 2 directory, 7 symlink (EXT4_FT_*)
 }
 
 // ReadDir lists a directory, "." and ".." included, in on-disk order.
