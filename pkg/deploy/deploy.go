@@ -81,9 +81,12 @@ type Options struct {
 	// RemoteURL, when set, is written to the repository config as the
 	// remote's url (gpg-verify=false unless GPGKey is set).
 	RemoteURL string
-	// KernelArgs are the entry's options before ostree= (root=..., rw,
-	// console=...).
-	KernelArgs []string
+	// KernelArgs start the entry's options (root=..., rw, console=...);
+	// then come the commit's kargs.d arguments, ExtraKernelArgs and
+	// ostree=.
+	KernelArgs, ExtraKernelArgs []string
+	// Arch selects kargs.d files by match-architectures; default "x86_64".
+	Arch string
 	// Customize edits the deployment's etc and var.
 	Customize Customizations
 }
@@ -99,6 +102,8 @@ type Sysroot struct {
 	// initramfs (relative to the sysroot, e.g. boot/ostree/debian-B/vmlinuz-KVER).
 	KernelVersion, BootCsum string
 	Kernel, Initramfs       string
+	// Deployment is the deployment's directory (ostree/deploy/OS/deploy/C.0).
+	Deployment string
 	// Entry is the BLS entry's path (boot/loader.1/entries/ostree-1.conf)
 	// and EntryText its contents.
 	Entry, EntryText string
@@ -211,6 +216,7 @@ func Deploy(ctx context.Context, repo *ostreerepo.Repo, commit string, opts Opti
 
 	// The deployment: hard links of the bare objects.
 	dep := stateroot + "/deploy/" + commit + ".0"
+	s.Deployment = dep
 	err = tree.Walk(func(p string, e *fstree.Entry) error {
 		dst := path.Join(dep, p)
 		switch e.Kind {
@@ -288,7 +294,15 @@ func Deploy(ctx context.Context, repo *ostreerepo.Repo, commit string, opts Opti
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", commit, err)
 	}
-	options := append(append([]string(nil), opts.KernelArgs...), "ostree=/ostree/boot.1/"+opts.OSName+"/"+s.BootCsum+"/0")
+	if opts.Arch == "" {
+		opts.Arch = "x86_64"
+	}
+	kargs, err := commitKargs(tree, open, opts.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("deploy %s: %w", commit, err)
+	}
+	options := append(append([]string(nil), opts.KernelArgs...), kargs...)
+	options = append(append(options, opts.ExtraKernelArgs...), "ostree=/ostree/boot.1/"+opts.OSName+"/"+s.BootCsum+"/0")
 	var b strings.Builder
 	fmt.Fprintf(&b, "title %s\nversion 1\noptions %s\nlinux /%s\ninitrd /%s\n",
 		title, strings.Join(options, " "), strings.TrimPrefix(s.Kernel, "boot/"), strings.TrimPrefix(s.Initramfs, "boot/"))

@@ -33,6 +33,8 @@ func testFiles() map[string]string {
 		"usr/etc/gshadow":                                "root:*::\nsudo:*::\nusers:*::\n",
 		"usr/etc/hostname":                               "debian\n",
 		"usr/bin/true":                                   "\x7fELF not really",
+		KargsDir + "/10-debatom.toml":                    "kargs = [\"console=ttyS0\"]\n",
+		KargsDir + "/20-arm.toml":                        "kargs = [\"arm-only\"]\nmatch-architectures = [\"aarch64\"]\n",
 	}
 }
 
@@ -102,7 +104,7 @@ func TestDeployOstreeOracle(t *testing.T) {
 	repo, commit := makeCommit(t, filepath.Join(work, "src"), testFiles(), true)
 	s, err := Deploy(ctx, repo, commit, Options{
 		Ref: "debian/13/x86_64/test", RemoteURL: "http://10.0.2.2:8080/repo",
-		KernelArgs: []string{"root=LABEL=root", "rw"},
+		KernelArgs: []string{"root=LABEL=root", "rw"}, ExtraKernelArgs: []string{"quiet"},
 		Customize: Customizations{Hostname: "box", Users: []User{
 			{Name: "alice", PasswordHash: "$6$salt$hash", Keys: []string{"ssh-ed25519 AAAA alice@x"}, Groups: []string{"sudo"}},
 			{Name: "root", PasswordHash: "$6$r$root"},
@@ -184,7 +186,7 @@ func TestDeployOstreeOracle(t *testing.T) {
 		t.Errorf("bootcsum %s, want %s", s.BootCsum, bootcsum)
 	}
 	entry := readFile(t, filepath.Join(root, "boot/loader/entries/ostree-1.conf"))
-	want := "title Debian GNU/Linux 13 (trixie) 13.1 (ostree:0)\nversion 1\noptions root=LABEL=root rw ostree=/ostree/boot.1/debian/" + bootcsum + "/0\n" +
+	want := "title Debian GNU/Linux 13 (trixie) 13.1 (ostree:0)\nversion 1\noptions root=LABEL=root rw console=ttyS0 quiet ostree=/ostree/boot.1/debian/" + bootcsum + "/0\n" +
 		"linux /ostree/debian-" + bootcsum + "/vmlinuz-" + testKver + "\ninitrd /ostree/debian-" + bootcsum + "/initramfs-" + testKver + ".img\n"
 	if entry != want {
 		t.Errorf("entry:\n%s\nwant:\n%s", entry, want)
@@ -264,4 +266,46 @@ func TestDeployDeterministic(t *testing.T) {
 	if a, b := dump(), dump(); a != b {
 		t.Error("two deployments of one commit differ")
 	}
+}
+
+func TestParseKargs(t *testing.T) {
+	for _, tt := range []struct {
+		in, arch string
+		want     string
+		err      string
+	}{
+		{"kargs = [\"a=1\", \"b\"]\n", "x86_64", "a=1 b", ""},
+		{"kargs = [\"a\"]\nmatch-architectures = [\"x86_64\"]\n", "x86_64", "a", ""},
+		{"kargs = [\"a\"]\nmatch-architectures = [\"aarch64\"]\n", "x86_64", "", ""},
+		{"kargs = [\"a b\"]\n", "x86_64", "", "holds a blank"},
+		{"kargs = \"a\"\n", "x86_64", "", "not valid TOML"},
+		{"karg = [\"a\"]\n", "x86_64", "", "unknown key"},
+		{"kargs = [\n", "x86_64", "", "not valid TOML"},
+	} {
+		got, err := ParseKargs([]byte(tt.in), tt.arch)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%q: err = %v, want one line with %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, " ") != tt.want {
+			t.Errorf("%q: %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func FuzzParseKargs(f *testing.F) {
+	f.Add([]byte("kargs = [\"console=ttyS0\"]\nmatch-architectures = [\"x86_64\"]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := ParseKargs(b, "x86_64")
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("multi-line error %q", err)
+		}
+		for _, a := range k {
+			if a == "" || strings.ContainsAny(a, " \n\t") {
+				t.Errorf("bad argument %q accepted", a)
+			}
+		}
+	})
 }
