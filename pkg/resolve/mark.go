@@ -28,11 +28,20 @@ func (r *resolver) aptInstall(list []*node) error {
 			return err
 		}
 		if ok, why := r.processDeps(n, true); !ok {
+			if r.stop != nil {
+				return r.stop
+			}
 			return fmt.Errorf("cannot install %s: %s", n.pkg.Name, why)
 		}
 	}
 	return r.repair()
 }
+
+// maxSteps bounds the installation attempts of one resolve. Like apt,
+// the marking retries alternatives without remembering failures, which
+// hostile indexes can make exponential; real ones need a few hundred
+// (273 for standard plus Recommends on Debian 13).
+const maxSteps = 20000
 
 // install is MarkInstall(Pkg, AutoInst=true, FromUser=false): mark the
 // candidate, then its dependencies depth-first; if one cannot be satisfied
@@ -54,8 +63,14 @@ func (r *resolver) install(n *node) (bool, string) {
 	r.steps++
 	if r.steps&1023 == 0 {
 		if err := r.ctx.Err(); err != nil {
-			return false, err.Error()
+			r.stop = err
 		}
+	}
+	if r.steps > maxSteps && r.stop == nil {
+		r.stop = fmt.Errorf("gave up after %d installation attempts (dependencies too entangled)", maxSteps)
+	}
+	if r.stop != nil {
+		return false, r.stop.Error()
 	}
 	hits, why := r.ownConflicts(n)
 	for _, h := range hits {
@@ -103,6 +118,9 @@ func (r *resolver) repair() error {
 				continue
 			}
 			if ok, why := r.processDeps(n, true); !ok {
+				if r.stop != nil {
+					return r.stop
+				}
 				return fmt.Errorf("cannot install %s: %s", n.pkg.Name, why)
 			}
 		}

@@ -189,6 +189,7 @@ type resolver struct {
 	neg       map[string][]negRel
 	busy      map[string]bool // packages whose dependencies are being processed
 	steps     int
+	stop      error // set when the context ends or the step budget runs out
 }
 
 // prioNum is apt's number for a Priority word; apt reads an unknown word

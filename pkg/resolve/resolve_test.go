@@ -3,6 +3,7 @@ package resolve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -298,4 +299,31 @@ func benchResolve(b *testing.B, req Request) {
 		n++
 	}
 	b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(n), "ms/resolve")
+}
+
+// TestStepBudget builds an index where apt-style marking (retrying
+// alternatives without memory) is exponential: level i depends on
+// "pI | qI", both of which depend on level i+1, and the last level is
+// missing. Resolve must give up with a clear error instead of hanging.
+func TestStepBudget(t *testing.T) {
+	var b strings.Builder
+	const levels = 40
+	fmt.Fprintf(&b, "Package: top\nVersion: 1\nArchitecture: amd64\nDepends: p0 | q0\n\n")
+	for i := 0; i < levels; i++ {
+		for _, n := range []string{"p", "q"} {
+			fmt.Fprintf(&b, "Package: %s%d\nVersion: 1\nArchitecture: amd64\nDepends: p%d | q%d\n\n", n, i, i+1, i+1)
+		}
+	}
+	pkgs, err := readPackages(strings.NewReader(b.String()), "chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = Resolve(context.Background(), pkgs, Request{Arch: "amd64", Include: []string{"top"}})
+	if err == nil || !strings.Contains(err.Error(), "gave up after") {
+		t.Fatalf("err = %v, want the step budget error", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("giving up took %v", d)
+	}
 }
