@@ -26,6 +26,7 @@ func Check(pkgs []*apt.Package, arch string) error {
 		provided:  map[string][]provision{},
 		neg:       map[string][]negRel{},
 		busy:      map[string]bool{},
+		dropped:   map[string]string{},
 	}
 	var nodes []*node
 	for _, p := range pkgs {

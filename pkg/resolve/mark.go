@@ -34,7 +34,15 @@ func (r *resolver) aptInstall(list []*node) error {
 			return fmt.Errorf("cannot install %s: %s", n.pkg.Name, why)
 		}
 	}
-	return r.repair()
+	if err := r.repair(); err != nil {
+		return err
+	}
+	for _, n := range list {
+		if r.selected(n.pkg.Name) != n {
+			return fmt.Errorf("cannot install %s: %s", n.pkg.Name, r.dropped[n.pkg.Name])
+		}
+	}
+	return nil
 }
 
 // maxSteps bounds the installation attempts of one resolve. Like apt,
@@ -80,6 +88,7 @@ func (r *resolver) install(n *node) (bool, string) {
 	}
 	for _, h := range hits {
 		r.unmark(h)
+		r.dropped[h.pkg.Name] = why + ", and " + name + " was chosen"
 	}
 	if why := r.reverseConflict(n); why != "" {
 		return false, why
@@ -112,6 +121,11 @@ func (r *resolver) repair() error {
 		if len(broken) == 0 {
 			return nil
 		}
+		names := make([]string, len(broken))
+		for i, n := range broken {
+			names[i] = n.pkg.Name
+		}
+		r.ids.find(names)
 		slices.SortFunc(broken, func(a, b *node) int { return cmpInt(r.ids.id(a.pkg.Name), r.ids.id(b.pkg.Name)) })
 		for _, n := range broken {
 			if r.marked[n.pkg.Name] != n {

@@ -189,7 +189,8 @@ type resolver struct {
 	neg       map[string][]negRel
 	busy      map[string]bool // packages whose dependencies are being processed
 	steps     int
-	stop      error // set when the context ends or the step budget runs out
+	stop      error             // set when the context ends or the step budget runs out
+	dropped   map[string]string // why a conflict unmarked a package
 }
 
 // prioNum is apt's number for a Priority word; apt reads an unknown word
@@ -228,6 +229,7 @@ func newResolver(ctx context.Context, pkgs []*apt.Package, req Request) (*resolv
 		provided:   map[string][]provision{},
 		neg:        map[string][]negRel{},
 		busy:       map[string]bool{},
+		dropped:    map[string]string{},
 	}
 	for _, x := range req.Exclude {
 		r.excluded[x] = true

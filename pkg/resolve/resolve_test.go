@@ -92,6 +92,8 @@ func TestResolveSmall(t *testing.T) {
 			"error: resolve: the requested packages cannot be installed together: x-one 1 conflicts with x-two 1 (x-two)"},
 		{"requested breaks", Request{Baseline: "minbase", Include: []string{"brk"}},
 			"error: resolve: the requested packages cannot be installed together: brk 1 breaks libc 2.41-1 (libc (<< 3))"},
+		{"requested package unmarked by a conflict", Request{Include: []string{"x-two", "drop-user"}},
+			"error: resolve: cannot install x-two: dropper 1 conflicts with x-two 1 (x-two), and dropper was chosen"},
 		{"bad baseline", Request{Baseline: "huge"},
 			`error: resolve: unknown baseline "huge" (want essential, minbase, required, important or standard)`},
 		{"include and exclude", Request{Include: []string{"libc"}, Exclude: []string{"libc"}},
