@@ -382,3 +382,41 @@ func entryTitle(t *fstree.Tree, open func(string) func() (io.ReadCloser, error),
 func objectPath(csum string) string {
 	return "ostree/repo/objects/" + csum[:2] + "/" + csum[2:] + ".file"
 }
+
+// AddEtcFile adds a root-owned file to the deployment's etc (rel is
+// relative to /etc), for machine-local configuration a disk image needs.
+func (s *Sysroot) AddEtcFile(rel string, data []byte, mode uint32) error {
+	p, err := s.etcPath(rel)
+	if err != nil {
+		return err
+	}
+	s.data(p, data, mode&0o7777, 0, 0)
+	return nil
+}
+
+// AddEtcSymlink adds a symlink to the deployment's etc.
+func (s *Sysroot) AddEtcSymlink(rel, target string) error {
+	p, err := s.etcPath(rel)
+	if err != nil {
+		return err
+	}
+	s.symlink(p, target)
+	return nil
+}
+
+func (s *Sysroot) etcPath(rel string) (string, error) {
+	c, err := fstree.Clean(rel)
+	if err != nil || c == "" {
+		return "", fmt.Errorf("etc path %q: not a relative path", rel)
+	}
+	p := s.Deployment + "/etc/" + c
+	// Parents as directories, like a tree's MkdirAll.
+	for d := path.Dir(p); d != s.Deployment+"/etc"; d = path.Dir(d) {
+		if n := s.index[d]; n == nil {
+			s.dir(d, 0o755, 0, 0)
+		} else if n.Kind != Dir {
+			return "", fmt.Errorf("etc path %q: %s is not a directory", rel, d)
+		}
+	}
+	return p, nil
+}
