@@ -86,6 +86,9 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"units", func() error { return units.Configure(r, opts.Units, haveSystemctl) }},
 		{"ld.so.cache", func() error { return ldcache.Configure(ctx, r) }},
 		{"ca-certificates", func() error { return cacerts.Configure(r) }},
+		// After the steps that write their own /etc files from the same
+		// scripts (ca-certificates.conf), so their full versions win.
+		{"here-documents", func() error { return heredocFiles(r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
 		{"report", func() error { reportNotDerived(r); return nil }},
 	}

@@ -143,11 +143,6 @@ func baseFiles(r *sysroot.Root, opts Options) error {
 			return err
 		}
 	}
-	if has("kmod") && !r.Exists("etc/modules") {
-		if err := r.WriteFile("etc/modules", []byte(etcModules), 0o644, 0, 0); err != nil {
-			return err
-		}
-	}
 	if has("libpam-modules") {
 		if err := touch(r, "etc/environment", 0o644, 0, 0); err != nil {
 			return err
@@ -208,11 +203,30 @@ func baseFiles(r *sysroot.Root, opts Options) error {
 	return nil
 }
 
-const etcModules = `# /etc/modules is obsolete and has been replaced by /etc/modules-load.d/.
-# Please see modules-load.d(5) and modprobe.d(5) for details.
-#
-# Updating this file still works, but it is undocumented and unsupported.
-`
+// heredocFiles creates the /etc files postinsts write from a
+// here-document ("cat > /etc/hosts.allow <<EOF"), when absent: kmod's
+// /etc/modules, libwrap0's hosts.allow and hosts.deny.
+func heredocFiles(r *sysroot.Root) error {
+	for _, p := range r.Packages {
+		for _, c := range r.Commands(p, "postinst") {
+			if path.Base(c.Args[0]) != "cat" || len(c.Args) != 1 || c.Heredoc == "" && c.Stdout == "" {
+				continue
+			}
+			dst := c.Stdout
+			if !strings.HasPrefix(dst, "/etc/") || strings.ContainsAny(dst, "$*?`") || strings.Contains(c.Heredoc, "$") {
+				continue // not a configuration file, or text built at run time
+			}
+			if r.Exists(dst) {
+				continue
+			}
+			if err := r.WriteFile(dst, []byte(c.Heredoc), 0o644, 0, 0); err != nil {
+				return fmt.Errorf("%s postinst line %d: %w", p.Name, c.Line, err)
+			}
+			r.Report.Notef("%s: wrote %s from its postinst", p.Name, dst)
+		}
+	}
+	return nil
+}
 
 var nssLine = regexp.MustCompile(`^(passwd|group|shadow|gshadow):\s`)
 

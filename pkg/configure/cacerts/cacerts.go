@@ -216,6 +216,13 @@ func Configure(r *sysroot.Root) error {
 			return err
 		}
 	}
+	// The postinst makes the local certificate directory with /usr/local's
+	// owner and mode.
+	if ul := r.Tree.Get("usr/local"); ul != nil && ul.Kind == fstree.Dir && r.Tree.Get("usr/local/share/ca-certificates") == nil {
+		if err := r.Mkdir("usr/local/share/ca-certificates", ul.Mode, ul.UID, ul.GID); err != nil {
+			return err
+		}
+	}
 	const etcCerts = "etc/ssl/certs"
 	if r.Tree.Get(etcCerts) == nil {
 		if err := r.Mkdir(etcCerts, 0o755, 0, 0); err != nil {

@@ -3,8 +3,8 @@
 // info/ files (file lists, md5sums, conffiles, maintainer scripts and
 // other control members), the trigger interest files and the small state
 // files, so that dpkg -l, dpkg -L, dpkg -S and dpkg -V work on the system.
-// On the 78-package minbase set, status is byte-identical to the one dpkg
-// writes in an mmdebstrap installation.
+// For the archive's 213 packages, status is byte-identical to the one dpkg
+// writes in an mmdebstrap installation of them.
 package dpkgdb
 
 import (
@@ -61,7 +61,9 @@ func Stanza(p *sysroot.Package, conffileMD5 func(path string) string) (*deb822.P
 		var b strings.Builder
 		for _, c := range p.Conffiles {
 			c = strings.TrimSpace(c)
-			if strings.HasPrefix(c, "remove-on-upgrade ") {
+			if path, ok := strings.CutPrefix(c, "remove-on-upgrade "); ok {
+				// dpkg lists it, flagged, with no file to hash.
+				b.WriteString("\n" + strings.TrimSpace(path) + " newconffile remove-on-upgrade")
 				continue
 			}
 			b.WriteString("\n" + c + " " + conffileMD5(c))
@@ -177,7 +179,7 @@ func Configure(r *sysroot.Root) error {
 			if len(f) != 2 || !strings.HasPrefix(f[0], "interest") {
 				continue
 			}
-			who := p.Name
+			who := infoName(p) // dpkg names Multi-Arch: same packages with :arch here too
 			if f[0] == "interest-noawait" {
 				who += "/noawait"
 			}
@@ -191,6 +193,8 @@ func Configure(r *sysroot.Root) error {
 	if err := r.WriteFile("var/lib/dpkg/status", status.Bytes(), 0o644, 0, 0); err != nil {
 		return err
 	}
+	// dpkg keeps file triggers in the order it met them, which depends on
+	// the installer's unpack order; sorted is stable and equivalent.
 	sort.Strings(fileTriggers)
 	var ft bytes.Buffer
 	for _, l := range fileTriggers {

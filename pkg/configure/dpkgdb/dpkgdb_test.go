@@ -91,7 +91,7 @@ func TestConfigure(t *testing.T) {
 		"var/lib/dpkg/info/libc6:amd64.md5sums": "d41d8cd98f00b204e9800998ecf8427e  usr/x\n",
 		"var/lib/dpkg/info/format":              "1\n",
 		"var/lib/dpkg/arch-native":              "amd64\n",
-		"var/lib/dpkg/triggers/File":            "/usr/lib/x libc6/noawait\n",
+		"var/lib/dpkg/triggers/File":            "/usr/lib/x libc6:amd64/noawait\n", // Multi-Arch: same
 		"var/lib/dpkg/triggers/ldconfig":        "dpkg\n",
 	} {
 		b, err := r.ReadFile(p)

@@ -7,6 +7,7 @@
 package script
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -15,10 +16,25 @@ import (
 type Command struct {
 	Line int // 1-based line where the command starts
 	Args []string
+	// Stdout is the file the command's output is redirected to with > or
+	// >> ("" when none).
+	Stdout string
+	// Heredoc is the text of a here-document fed to the command.
+	Heredoc string
+	// Conds are the conditions of the enclosing if/while blocks, outermost
+	// first, each as its words joined by spaces; "!" starts one whose else
+	// branch holds the command.
+	Conds []string
 }
 
-// maxVars bounds the variables remembered, so hostile input stays cheap.
-const maxVars = 256
+// maxVars bounds the variables remembered, and maxDepth the nesting
+// tracked, so hostile input stays cheap.
+const (
+	maxVars  = 256
+	maxDepth = 64
+)
+
+var heredocRE = regexp.MustCompile(`<<(-?)\s*['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?`)
 
 // Parse returns the commands of a shell script in order. Variables that the
 // script never assigns, except DPKG_ROOT (empty during a normal
@@ -26,6 +42,7 @@ const maxVars = 256
 func Parse(src []byte) []Command {
 	vars := map[string]string{"DPKG_ROOT": ""}
 	var out []Command
+	var conds []string
 	lines := strings.Split(string(src), "\n")
 	for i := 0; i < len(lines); i++ {
 		start := i + 1
@@ -35,7 +52,46 @@ func Parse(src []byte) []Command {
 			i++
 			line = line[:len(line)-1] + " " + lines[i]
 		}
+		// A here-document's body is data, not commands.
+		heredoc, hasDoc := "", false
+		if m := heredocRE.FindStringSubmatchIndex(line); m != nil && !inQuotes(line, m[0]) {
+			hasDoc = true
+			dash, word := line[m[2]:m[3]] == "-", line[m[4]:m[5]]
+			line = line[:m[0]] + line[m[1]:]
+			var body []string
+			for i+1 < len(lines) {
+				i++
+				l := lines[i]
+				if dash {
+					l = strings.TrimLeft(l, "\t")
+				}
+				if l == word {
+					break
+				}
+				body = append(body, l)
+			}
+			heredoc = strings.Join(body, "\n")
+			if len(body) > 0 {
+				heredoc += "\n"
+			}
+		}
 		for _, words := range splitLine(line, vars) {
+			var stdout string
+			words, stdout = dropRedirections(words)
+			if len(words) == 0 {
+				continue
+			}
+			switch words[0] {
+			case "fi", "done":
+				if len(conds) > 0 {
+					conds = conds[:len(conds)-1]
+				}
+			case "else":
+				if len(conds) > 0 {
+					conds[len(conds)-1] = "!" + strings.TrimPrefix(conds[len(conds)-1], "!")
+				}
+			}
+			head := words[0]
 			words = stripKeywords(words)
 			if len(words) == 0 {
 				continue
@@ -48,10 +104,38 @@ func Parse(src []byte) []Command {
 					continue
 				}
 			}
-			out = append(out, Command{Line: start, Args: words})
+			c := Command{Line: start, Args: words, Stdout: stdout, Conds: append([]string(nil), conds...)}
+			if hasDoc {
+				c.Heredoc = heredoc
+			}
+			out = append(out, c)
+			switch head {
+			case "if", "while", "until":
+				if len(conds) < maxDepth {
+					conds = append(conds, strings.Join(words, " "))
+				}
+			case "elif":
+				if len(conds) > 0 {
+					conds[len(conds)-1] = strings.Join(words, " ")
+				}
+			}
 		}
 	}
 	return out
+}
+
+// inQuotes reports whether position k of line is inside quotes.
+func inQuotes(line string, k int) bool {
+	var q byte
+	for i := 0; i < k && i < len(line); i++ {
+		switch c := line[i]; {
+		case q == 0 && (c == '\'' || c == '"'):
+			q = c
+		case c == q:
+			q = 0
+		}
+	}
+	return q != 0
 }
 
 // assignment recognises NAME=value.
@@ -101,7 +185,7 @@ func splitLine(line string, vars map[string]string) [][]string {
 	flushCmd := func() {
 		flushWord()
 		if len(words) > 0 {
-			cmds = append(cmds, dropRedirections(words))
+			cmds = append(cmds, words)
 		}
 		words = nil
 	}
@@ -233,24 +317,33 @@ func expand(s string, vars map[string]string) (int, string) {
 	}
 }
 
-// dropRedirections removes ">/dev/null", "2>&1", "> file" and the like.
-func dropRedirections(w []string) []string {
+// dropRedirections removes ">/dev/null", "2>&1", "> file" and the like,
+// and returns the file standard output goes to.
+func dropRedirections(w []string) ([]string, string) {
 	out := w[:0:0]
+	stdout := ""
 	for i := 0; i < len(w); i++ {
-		x := strings.TrimLeft(w[i], "0123456789")
+		word := w[i]
+		fd := word[:len(word)-len(strings.TrimLeft(word, "0123456789"))]
+		x := word[len(fd):]
 		if strings.HasPrefix(x, ">") || strings.HasPrefix(x, "<") {
-			if x == ">" || x == ">>" || x == "<" {
+			target := strings.TrimLeft(x, "<>")
+			if target == "" && i+1 < len(w) {
 				i++ // the file name is the next word
+				target = w[i]
+			}
+			if x[0] == '>' && (fd == "" || fd == "1") && !strings.HasPrefix(target, "&") {
+				stdout = target
 			}
 			continue
 		}
 		out = append(out, w[i])
 	}
-	return out
+	return out, stdout
 }
 
 // Calls returns the commands whose program (first word, path stripped) is
-// name, with the program word removed.
+// name, with the program word removed from Args.
 func Calls(cmds []Command, name string) []Command {
 	var out []Command
 	for _, c := range cmds {
@@ -259,7 +352,8 @@ func Calls(cmds []Command, name string) []Command {
 			prog = prog[k+1:]
 		}
 		if prog == name {
-			out = append(out, Command{Line: c.Line, Args: c.Args[1:]})
+			c.Args = c.Args[1:]
+			out = append(out, c)
 		}
 	}
 	return out

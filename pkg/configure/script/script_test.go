@@ -37,6 +37,34 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestHeredocRedirectConds(t *testing.T) {
+	src := "if [ ! -e /etc/x ]; then\n" +
+		"\tcat > /etc/x <<'EOF'\n# not a command\nadduser nobody-here\nEOF\nfi\n" +
+		"if deb-systemd-helper debian-installed 'a.socket'; then\n" +
+		"\tdeb-systemd-helper enable 'a.socket' >/dev/null 2>&1\nelse\n\techo no >> /var/log/x\nfi\n" +
+		"cat <<-END >/etc/y\n\tline\n\tEND\n"
+	cmds := Parse([]byte(src))
+	if len(Calls(cmds, "adduser")) != 0 {
+		t.Error("a here-document line was taken for a command")
+	}
+	cat := Calls(cmds, "cat")
+	if len(cat) != 2 || cat[0].Stdout != "/etc/x" || cat[0].Heredoc != "# not a command\nadduser nobody-here\n" ||
+		cat[1].Stdout != "/etc/y" || cat[1].Heredoc != "line\n" {
+		t.Errorf("cat calls %+v", cat)
+	}
+	if !reflect.DeepEqual(cat[0].Conds, []string{"[ ! -e /etc/x ]"}) || len(cat[1].Conds) != 0 {
+		t.Errorf("conditions %q %q", cat[0].Conds, cat[1].Conds)
+	}
+	en := Calls(cmds, "deb-systemd-helper")
+	if len(en) != 2 || !reflect.DeepEqual(en[1].Conds, []string{"deb-systemd-helper debian-installed a.socket"}) || en[1].Stdout != "/dev/null" {
+		t.Errorf("enable %+v", en)
+	}
+	echo := Calls(cmds, "echo")
+	if len(echo) != 1 || !reflect.DeepEqual(echo[0].Conds, []string{"!deb-systemd-helper debian-installed a.socket"}) {
+		t.Errorf("else branch %+v", echo)
+	}
+}
+
 // The real dbus postinst: the statoverride call and its variables.
 func TestRealScript(t *testing.T) {
 	src, err := os.ReadFile("testdata/dbus.postinst")

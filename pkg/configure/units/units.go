@@ -296,8 +296,17 @@ func Configure(r *sysroot.Root, opts Options, haveSystemctl func(pkg string) boo
 					args = append(args, a)
 				}
 			}
+			if len(args) == 2 && args[0] == "update-state" && !upgradeOnly(c.Conds) && !elseOfWasEnabled(c.Conds) {
+				if err := e.dshUpdateState(scope, args[1]); err != nil {
+					r.Report.Warnf(p.Name, "postinst line %d: deb-systemd-helper update-state %s: %v", c.Line, args[1], err)
+				}
+				continue
+			}
 			if len(args) < 2 || args[0] != "enable" {
-				continue // unmask, was-enabled, update-state: no effect on a fresh system
+				continue // unmask, was-enabled: no effect on a fresh system
+			}
+			if upgradeOnly(c.Conds) {
+				continue // "if deb-systemd-helper debian-installed X": upgrades only
 			}
 			for _, u := range args[1:] {
 				if err := e.dshEnable(scope, u, haveSystemctl(p.Name)); err != nil {
@@ -419,4 +428,52 @@ func (e *enabler) presetEnabled(s Scope, name string) bool {
 		}
 	}
 	return true
+}
+
+// elseOfWasEnabled reports whether a command is in the else branch of
+// "if deb-systemd-helper was-enabled", which a fresh installation, where
+// was-enabled answers yes, does not run.
+func elseOfWasEnabled(conds []string) bool {
+	for _, c := range conds {
+		if strings.HasPrefix(c, "!") && strings.Contains(c, "was-enabled") {
+			return true
+		}
+	}
+	return false
+}
+
+// dshUpdateState is "deb-systemd-helper update-state NAME": it records
+// the links enabling would make, without making them.
+func (e *enabler) dshUpdateState(scope Scope, name string) error {
+	p := e.findUnitDSH(scope, name)
+	if p == "" {
+		return fmt.Errorf("unit %s not found", name)
+	}
+	ls, err := e.links(scope, name, p, map[string]bool{name: true}, e.findUnitDSH)
+	if err != nil {
+		return err
+	}
+	state := "var/lib/systemd/deb-systemd-helper-enabled"
+	if scope == User {
+		state = "var/lib/systemd/deb-systemd-user-helper-enabled"
+	}
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteString(l.Path + "\n")
+	}
+	if err := e.r.Mkdir(state, 0o755, 0, 0); err != nil {
+		return err
+	}
+	return e.r.WriteFile(path.Join(state, name+".dsh-also"), []byte(b.String()), 0o644, 0, 0)
+}
+
+// upgradeOnly reports whether a command sits in a block that runs only
+// when the unit was installed before, which a fresh system never is.
+func upgradeOnly(conds []string) bool {
+	for _, c := range conds {
+		if !strings.HasPrefix(c, "!") && strings.Contains(c, "deb-systemd-helper") && strings.Contains(c, "debian-installed") {
+			return true
+		}
+	}
+	return false
 }
