@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	iofs "io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +74,16 @@ func runCommit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	repo, err := ostreerepo.Create(*repoDir, mode)
+	// Like ostree, an existing repository keeps its mode; --mode only
+	// matters when creating one (or, given explicitly, must agree).
+	modeSet := false
+	fs.Visit(func(f *flag.Flag) { modeSet = modeSet || f.Name == "mode" })
+	var repo *ostreerepo.Repo
+	if _, serr := os.Stat(filepath.Join(*repoDir, "config")); serr == nil && !modeSet {
+		repo, err = ostreerepo.Open(*repoDir)
+	} else {
+		repo, err = ostreerepo.Create(*repoDir, mode)
+	}
 	if err != nil {
 		return err
 	}

@@ -88,4 +88,20 @@ func TestCommitMatchesOstreeCLI(t *testing.T) {
 		})
 	}
 	run(ostree, "fsck", "--repo="+dRepo)
+
+	// An existing repository keeps its mode unless --mode contradicts it.
+	bu := filepath.Join(base, "bu")
+	var out, errb bytes.Buffer
+	if err := runCommit(context.Background(), []string{"--repo", bu, "--mode", "bare-user", "--branch", "a", "--timestamp-epoch", "0", tree}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if err := runCommit(context.Background(), []string{"--repo", bu, "--branch", "b", "--timestamp-epoch", "0", tree}, &out, &errb); err != nil {
+		t.Fatalf("second commit without --mode: %v", err)
+	}
+	if err := runCommit(context.Background(), []string{"--repo", bu, "--mode", "archive", "--branch", "c", tree}, &out, &errb); err == nil {
+		t.Error("--mode archive on a bare-user repo succeeded")
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(bu, "config")); !strings.Contains(string(cfg), "mode=bare-user") {
+		t.Errorf("config: %s", cfg)
+	}
 }
