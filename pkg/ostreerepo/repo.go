@@ -92,8 +92,10 @@ func Create(dir string, mode Mode) (*Repo, error) {
 		}
 		return r, nil
 	}
-	if mode.String() == fmt.Sprintf("mode(%d)", int(mode)) {
-		return nil, fmt.Errorf("ostree repo %s: invalid mode %d", dir, int(mode))
+	switch mode {
+	case ModeArchive, ModeBareUser, ModeBare:
+	default:
+		return nil, fmt.Errorf("create ostree repo %s: invalid mode %d", dir, int(mode))
 	}
 	for _, d := range []string{"", "objects", "refs/heads", "refs/remotes", "refs/mirrors", "tmp/cache", "state", "extensions"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -128,11 +130,7 @@ func Open(dir string) (*Repo, error) {
 	default:
 		return nil, fmt.Errorf("ostree repo %s: unsupported mode %q", dir, m)
 	}
-	for _, d := range []string{"objects", "tmp", "refs/heads"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("open ostree repo: %w", err)
-		}
-	}
+	// Nothing is created here, so read-only repositories open fine.
 	return &Repo{dir: dir, mode: mode, level: DefaultCompressionLevel}, nil
 }
 
