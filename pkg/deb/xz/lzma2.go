@@ -284,10 +284,23 @@ func (d *lzma2) decode(unc, comp int) error {
 			lit := (*[0x300]uint16)(d.literal[off : off+0x300])
 			sym := uint32(1)
 			if st < 7 {
-				for sym < 0x100 {
-					i, rng, code, b = bit(in, i, rng, code, &lit[sym])
-					sym = sym<<1 | b
-				}
+				// Unrolled: the eight bits of a plain literal.
+				i, rng, code, b = bit(in, i, rng, code, &lit[1])
+				sym = 2 | b
+				i, rng, code, b = bit(in, i, rng, code, &lit[sym&3])
+				sym = sym<<1 | b
+				i, rng, code, b = bit(in, i, rng, code, &lit[sym&7])
+				sym = sym<<1 | b
+				i, rng, code, b = bit(in, i, rng, code, &lit[sym&15])
+				sym = sym<<1 | b
+				i, rng, code, b = bit(in, i, rng, code, &lit[sym&31])
+				sym = sym<<1 | b
+				i, rng, code, b = bit(in, i, rng, code, &lit[sym&63])
+				sym = sym<<1 | b
+				i, rng, code, b = bit(in, i, rng, code, &lit[sym&127])
+				sym = sym<<1 | b
+				i, rng, code, b = bit(in, i, rng, code, &lit[sym&255])
+				sym = sym<<1 | b
 			} else {
 				if int(rep0) >= pos {
 					return errDist
