@@ -118,7 +118,7 @@ func decodeIndex(data []byte) ([]*Package, error) {
 		}
 		start := len(fields)
 		p := &pkgs[i]
-		var seen uint32
+		var st picking
 		for range n {
 			ni, vl := d.uvarint(), d.uvarint()
 			if d.err || ni >= nnames || vl > uint64(len(blob)-off) {
@@ -127,11 +127,11 @@ func decodeIndex(data []byte) ([]*Package, error) {
 			v := blob[off : off+int(vl)]
 			off += int(vl)
 			fields = append(fields, deb822.Field{Name: names[ni], Value: v})
-			p.set(picked[ni], v, &seen)
+			p.set(picked[ni], v, &st)
 		}
 		para.Fields = fields[start:len(fields):len(fields)]
 		p.Paragraph = para
-		if err := p.check(para); err != nil {
+		if err := p.check(para, &st); err != nil {
 			return nil, errBadCache
 		}
 		out[i] = p

@@ -87,13 +87,18 @@ func pickedField(name string) int {
 	return fNone
 }
 
-// set stores one picked field; it reports false for a field seen before,
-// because Paragraph.Get (and dpkg) take the first occurrence.
-func (p *Package) set(f int, v string, seen *uint32) {
-	if f == fNone || *seen&(1<<f) != 0 {
+// picking is the state of one pass over a stanza's fields.
+type picking struct {
+	seen        uint32 // picked fields already set: the first occurrence wins, as with Get
+	size, isize string // raw Size and Installed-Size, parsed by check
+}
+
+// set stores one picked field.
+func (p *Package) set(f int, v string, st *picking) {
+	if f == fNone || st.seen&(1<<f) != 0 {
 		return
 	}
-	*seen |= 1 << f
+	st.seen |= 1 << f
 	switch f {
 	case fPackage:
 		p.Name = v
@@ -132,28 +137,26 @@ func (p *Package) set(f int, v string, seen *uint32) {
 	case fProvides:
 		p.Provides = v
 	case fSize:
-		p.Size = -2 // parsed in check, so the error can name the package
+		st.size = v // parsed in check, so the error can name the package
 	case fInstalledSize:
-		p.InstalledSize = -2
+		st.isize = v
 	}
 }
 
 // check validates the picked fields and parses the numeric ones.
-func (p *Package) check(para *deb822.Paragraph) error {
+func (p *Package) check(para *deb822.Paragraph, st *picking) error {
 	if p.Name == "" || p.Version == "" || p.Architecture == "" {
 		return fmt.Errorf("stanza at line %d lacks Package, Version or Architecture", para.Line)
 	}
 	var err error
-	if p.Size == -2 {
-		s := para.Get("Size")
-		if p.Size, err = strconv.ParseInt(s, 10, 64); err != nil || p.Size < 0 {
-			return fmt.Errorf("package %s: bad Size %q", p.Name, s)
+	if st.seen&(1<<fSize) != 0 {
+		if p.Size, err = strconv.ParseInt(st.size, 10, 64); err != nil || p.Size < 0 {
+			return fmt.Errorf("package %s: bad Size %q", p.Name, st.size)
 		}
 	}
-	if p.InstalledSize == -2 {
-		s := para.Get("Installed-Size")
-		if p.InstalledSize, err = strconv.ParseInt(s, 10, 64); err != nil || p.InstalledSize < 0 {
-			return fmt.Errorf("package %s: bad Installed-Size %q", p.Name, s)
+	if st.seen&(1<<fInstalledSize) != 0 {
+		if p.InstalledSize, err = strconv.ParseInt(st.isize, 10, 64); err != nil || p.InstalledSize < 0 {
+			return fmt.Errorf("package %s: bad Installed-Size %q", p.Name, st.isize)
 		}
 	}
 	return nil
@@ -172,7 +175,7 @@ func PackageFromParagraph(para *deb822.Paragraph) (*Package, error) {
 // not nil, caches pickedField per field name (index files repeat a few dozen
 // names 68,000 times).
 func (p *Package) fill(para *deb822.Paragraph, names map[string]int) error {
-	var seen uint32
+	var st picking
 	for _, f := range para.Fields {
 		var k int
 		if names != nil {
@@ -184,7 +187,7 @@ func (p *Package) fill(para *deb822.Paragraph, names map[string]int) error {
 		} else {
 			k = pickedField(f.Name)
 		}
-		p.set(k, f.Value, &seen)
+		p.set(k, f.Value, &st)
 	}
-	return p.check(para)
+	return p.check(para, &st)
 }
