@@ -42,6 +42,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&noInitramfs, "no-initramfs", false, "skip depmod and the initramfs (the commit will not boot)")
 	fs.BoolVar(&listVariants, "list-variants", false, "print the embedded variants and exit")
 	fs.IntVar(&workers, "workers", 0, "packages unpacked at once (default: one per core)")
+	var format string
+	var disk diskFlags
+	fs.StringVar(&format, "format", "ostree", "outputs, comma-separated: ostree (always), raw (OUT/disk.raw), qcow2 (OUT/disk.qcow2)")
+	disk.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +65,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		tf, err = treefile.LoadVariant(variant)
 	}
+	if err != nil {
+		return err
+	}
+	formats, err := parseFormats(format)
 	if err != nil {
 		return err
 	}
@@ -102,6 +110,13 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	start := time.Now()
 	res, err := compose.Build(ctx, opts)
 	if err != nil {
+		return err
+	}
+	diskOut := stdout
+	if jsonOut || quiet {
+		diskOut = io.Discard
+	}
+	if err := writeDisks(ctx, res.Repo, res.Ref, res.Commit, out, formats, &disk, diskOut); err != nil {
 		return err
 	}
 	switch {

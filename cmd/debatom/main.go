@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"mirror":  {"write an offline, signed mirror bundle for a lockfile", runMirror},
 		"commit":  {"commit a directory to an OSTree repo, like ostree commit --tree=dir=", runCommit},
 		"unpack":  {"unpack .deb files into an OSTree object store", runUnpack},
+		"disk":    {"write a bootable raw or qcow2 disk image of a commit", runDisk},
 	}
 }
 
