@@ -74,7 +74,7 @@ func TestFetchBadInput(t *testing.T) {
 		{"hash differs", faultCorrupt, "SHA256 "},
 		{"HTTP 404", fault404, "not found (HTTP 404)"},
 		{"HTTP 500", fault500, "HTTP 500 Internal Server Error"},
-		{"stall", faultStall, "stalled: no data for 200ms"},
+		{"stall", faultStall, "stalled: no data for 1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestFetchBadInput(t *testing.T) {
 			cache := t.TempDir()
 			items, _ := repoItems(t, r, cache)
 			r.faults.Store(beta, tt.fault)
-			f := &Fetcher{CacheDir: cache, Backoff: time.Millisecond, Retries: 2, StallTimeout: 200 * time.Millisecond}
+			f := &Fetcher{CacheDir: cache, Backoff: time.Millisecond, Retries: 2, StallTimeout: time.Second}
 			start := time.Now()
 			_, err := f.Fetch(context.Background(), items)
 			checkErr(t, err, tt.err, r.srv.URL+beta)
