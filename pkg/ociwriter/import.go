@@ -3,6 +3,7 @@ package ociwriter
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -147,6 +148,9 @@ func (im *importer) layer(ctx context.Context, r io.Reader) error {
 		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			if im.pending != nil {
+				return fmt.Errorf("xattrs at the end of a layer for an object that never came")
+			}
 			return nil
 		}
 		if err != nil {
@@ -326,6 +330,12 @@ func parseXattrs(b []byte) ([]fstree.Xattr, error) {
 			return nil, fmt.Errorf("xattrs: name %q lacks its NUL", name)
 		}
 		xs = append(xs, fstree.Xattr{Name: string(name[:len(name)-1]), Value: val})
+	}
+	// GVariant readers accept malformed data and substitute defaults; only
+	// bytes that re-serialize identically are what the writer meant.
+	nb, err := xattrBytes(xs)
+	if err != nil || !bytes.Equal(nb, b) {
+		return nil, fmt.Errorf("xattrs are not a normal-form a(ayay)")
 	}
 	return xs, nil
 }
