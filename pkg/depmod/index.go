@@ -46,8 +46,8 @@ func newTrie() *trie { return &trie{root: newIndexNode("")} }
 
 func checkASCII(s string) error {
 	for i := 0; i < len(s); i++ {
-		if s[i] >= childMax {
-			return fmt.Errorf("byte 0x%02x in %q: kmod indexes hold only 7-bit ASCII", s[i], s)
+		if s[i] >= childMax || s[i] == 0 {
+			return fmt.Errorf("byte 0x%02x in %q: kmod indexes hold only 7-bit ASCII without NUL", s[i], s)
 		}
 	}
 	return nil
