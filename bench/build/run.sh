@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Whole-command comparison, in one run on one machine, same input:
+#   debatom build of the frozen archive's 213-package set (cold: packages in
+#   the cache, nothing unpacked; then warm: unchanged lock)
+# against
+#   mmdebstrap --mode=root installing the same set + ostree commit (archive).
+# Prints the times and the ratios; append the output to RESULTS.md with the date.
+# Needs root, mmdebstrap and ostree; ARCHIVE defaults to ../shared/debian-archive.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+ARCHIVE=${ARCHIVE:-$(cd "$top/../shared/debian-archive" && pwd)}
+KEYRING=${KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+(cd "$top" && go build -o "$work/debatom" ./cmd/debatom)
+includes=$(sed -n '/^packages:/,/dracut\]/p' "$top/pkg/compose/testdata/oracle.yaml" | tr -d '[]' | sed 's/packages://' | tr -s ' \n,' ',' | sed 's/^,//;s/,$//')
+cat > "$work/tree.yaml" <<YAML
+include: $top/pkg/compose/testdata/oracle.yaml
+sources:
+  - mirror: file://$ARCHIVE
+    suite: trixie
+    keyring: $KEYRING
+YAML
+
+now() { date +%s.%N; }
+# Download once so both sides start from local packages.
+"$work/debatom" build -f "$work/tree.yaml" -o "$work/warmup" --cache "$work/cache" --quiet >/dev/null
+rm -rf "$work/warmup" "$work/cache/unpacked" "$work/cache/boot"
+
+t0=$(now)
+"$work/debatom" build -f "$work/tree.yaml" -o "$work/out" --cache "$work/cache" --quiet >/dev/null
+t1=$(now)
+"$work/debatom" build -f "$work/tree.yaml" -o "$work/out" --cache "$work/cache" --quiet >/dev/null
+t2=$(now)
+mmdebstrap --mode=root --variant=minbase --keyring="$KEYRING" --quiet --include="$includes" trixie "$work/mm" "copy://$ARCHIVE"
+t3=$(now)
+ostree init --repo="$work/ostree-repo" --mode=archive
+rm -rf "$work/mm/dev"/* 
+ostree commit --repo="$work/ostree-repo" --branch=bench --tree=dir="$work/mm" >/dev/null
+t4=$(now)
+
+cold=$(echo "$t1 - $t0" | bc); warm=$(echo "$t2 - $t1" | bc)
+mm=$(echo "$t3 - $t2" | bc); oc=$(echo "$t4 - $t3" | bc); ref=$(echo "$mm + $oc" | bc)
+printf '%s  %s, %d cores\n' "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)"
+printf '  debatom build, cold (unpack+configure+initramfs+commit): %6.1f s\n' "$cold"
+printf '  debatom build, warm (unchanged lock):                   %6.1f s\n' "$warm"
+printf '  mmdebstrap (213 packages, root mode):                   %6.1f s\n' "$mm"
+printf '  ostree commit (archive) of that tree:                   %6.1f s\n' "$oc"
+printf '  ratio cold: (mmdebstrap + ostree commit) / debatom =    %6.1fx\n' "$(echo "$ref / $cold" | bc -l)"
