@@ -54,6 +54,9 @@ type Options struct {
 	Now time.Time
 	// OSTree applies the OSTree layout transform after configuration.
 	OSTree bool
+	// ESP is the fstab source of the EFI system partition the OSTree
+	// layout mounts at /efi (default "PARTLABEL=ESP").
+	ESP string
 }
 
 // Configure edits t in place. pkgs may be in any order; c reads file
@@ -101,7 +104,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		}
 	}
 	if opts.OSTree {
-		kver, err := ostreelayout.Apply(r)
+		kver, err := ostreelayout.ApplyWith(r, ostreelayout.Options{ESP: opts.ESP})
 		if err != nil {
 			return nil, fmt.Errorf("configure: ostree layout: %w", err)
 		}
