@@ -98,7 +98,9 @@ func (r Relation) AppliesTo(arch string) bool {
 		neg := strings.HasPrefix(r.ArchRestrict[0], "!")
 		match := false
 		for _, a := range r.ArchRestrict {
-			if strings.TrimPrefix(a, "!") == arch || a == "any" || a == "linux-any" || a == "any-"+arch {
+			// Wildcards as dpkg-architecture knows them for a Linux arch.
+			switch a = strings.TrimPrefix(a, "!"); a {
+			case arch, "any", "linux-any", "any-" + arch, "linux-" + arch:
 				match = true
 			}
 		}
