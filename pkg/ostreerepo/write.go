@@ -187,6 +187,10 @@ func (r *Repo) commitTemp(tmp, csum string, t ObjectType) error {
 	return nil
 }
 
+// tempName reserves a unique name in tmp/ for an object that cannot be
+// created through os.CreateTemp (a bare-mode symlink): the caller removes
+// the placeholder and creates the link there; a racing creator would make
+// that fail with EEXIST rather than be overwritten.
 func (r *Repo) tempName() (string, error) {
 	f, err := os.CreateTemp(filepath.Join(r.dir, "tmp"), "obj-*")
 	if err != nil {
