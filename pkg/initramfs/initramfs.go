@@ -90,6 +90,8 @@ var DefaultModules = []string{
 	"ext4", "vfat", "nls_cp437", "nls_ascii", "nls_iso8859_1", "nls_utf8", "xfs", "btrfs", "overlay", "erofs", "squashfs",
 	// device-mapper
 	"dm_mod", "dm_verity",
+	// composefs roots (ostree-prepare-root) may mount their EROFS image via loop
+	"loop",
 }
 
 // Image is an assembled initramfs before compression.
