@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/debatom/debatom/pkg/fstree"
 )
 
@@ -484,5 +486,29 @@ func TestCompressionLevel(t *testing.T) {
 	}
 	if err := newRepo(t, ModeArchive).SetCompressionLevel(0); err == nil {
 		t.Error("level 0 accepted")
+	}
+}
+
+// TestWriteDirRefuses: what OSTree cannot store is a clear error naming
+// the path, not a silently different tree.
+func TestWriteDirRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(dir string) error
+		want string
+	}{
+		{"fifo", func(dir string) error { return unix.Mkfifo(filepath.Join(dir, "pipe"), 0o644) }, "pipe: unsupported file type"},
+		{"non-UTF-8 name", func(dir string) error { return os.WriteFile(filepath.Join(dir, "bad\xffname"), nil, 0o644) }, "not valid UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := tc.make(dir); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := newRepo(t, ModeArchive).WriteDir(context.Background(), dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
