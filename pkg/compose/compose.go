@@ -308,7 +308,7 @@ func (b *builder) assembleStage(ctx context.Context, st *progress.Stage) (string
 	byName := map[string]*unpack.Manifest{}
 	for _, m := range b.mans {
 		byName[m.Package.Name] = m
-		b.pkgs = append(b.pkgs, configurePackage(m))
+		b.pkgs = append(b.pkgs, configure.PackageFromManifest(m))
 	}
 	// Unpack in the order dpkg would configure: the Essential set first,
 	// as mmdebstrap does, which decides who wins a Replaces.
@@ -353,38 +353,6 @@ func replacesFunc(mans []*unpack.Manifest) assemble.ReplacesFunc {
 		}
 		return false
 	}
-}
-
-func configurePackage(m *unpack.Manifest) *configure.Package {
-	p := m.Package
-	cp := &configure.Package{
-		Name:         p.Name,
-		Version:      p.Version,
-		Architecture: p.Architecture,
-		Control:      p.Control,
-		Scripts:      map[string][]byte{},
-	}
-	for _, f := range p.Files {
-		switch f.Name {
-		case "control", "md5sums", "conffiles":
-		default:
-			cp.Scripts[f.Name] = f.Data
-		}
-	}
-	if md5, ok := p.File("md5sums"); ok {
-		cp.MD5Sums = md5
-	}
-	for _, c := range p.Conffiles {
-		cp.Conffiles = append(cp.Conffiles, c.Path)
-	}
-	for _, e := range m.Entries {
-		if e.Path == "" {
-			cp.Files = append(cp.Files, "/.")
-			continue
-		}
-		cp.Files = append(cp.Files, "/"+e.Path)
-	}
-	return cp
 }
 
 // contents reads payloads from the repository.

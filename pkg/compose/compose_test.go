@@ -14,6 +14,22 @@ import (
 	"github.com/debatom/debatom/pkg/treefile"
 )
 
+// The integration tests share one output repository and cache, so the
+// second build of the same packages is warm (the unpack cache only serves
+// packages whose objects are in the target repository).
+var sharedOut, sharedCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "debatom-compose-test-")
+	if err != nil {
+		panic(err)
+	}
+	sharedOut, sharedCache = filepath.Join(dir, "out"), filepath.Join(dir, "cache")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func archiveSources(t *testing.T) []apt.Source {
 	return []apt.Source{{
 		URL:        "file://" + testenv.Archive(t),
@@ -49,9 +65,9 @@ func TestBuildArchive(t *testing.T) {
 	testenv.Tool(t, "ostree")
 	ctx := context.Background()
 	work := t.TempDir()
-	cache := filepath.Join(work, "cache")
+	cache := sharedCache
 	tf := loadTestTreefile(t, "archive.yaml")
-	opts := Options{Treefile: tf, Sources: srcs, OutDir: filepath.Join(work, "out1"), CacheDir: cache}
+	opts := Options{Treefile: tf, Sources: srcs, OutDir: sharedOut, CacheDir: cache}
 	res, err := Build(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -181,26 +180,18 @@ func TestMatchesMmdebstrap(t *testing.T) {
 		t.Skip("slow: installs 213 packages with mmdebstrap")
 	}
 	srcs := archiveSources(t)
-	testenv.Root(t)
-	mm := testenv.Tool(t, "mmdebstrap")
 	testenv.Tool(t, "ostree")
-	archive := testenv.Archive(t)
 	ctx := context.Background()
-	work := t.TempDir()
-
 	tf := loadTestTreefile(t, "oracle.yaml")
-	res, err := Build(ctx, Options{Treefile: tf, Sources: srcs, OutDir: filepath.Join(work, "out"), CacheDir: filepath.Join(work, "cache")})
+	// The shared output and cache make this build warm when
+	// TestBuildArchive ran first: only the configure stage differs.
+	res, err := Build(ctx, Options{Treefile: tf, Sources: srcs, OutDir: sharedOut, CacheDir: sharedCache})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rootDir := os.Getenv("DEBATOM_TEST_MMDEBSTRAP_ROOT") // a ready install, for development
 	if rootDir == "" {
-		rootDir = filepath.Join(work, "mm")
-		args := []string{"--mode=root", "--variant=minbase", "--keyring=" + testenv.Keyring(t), "--quiet",
-			"--include=" + strings.Join(tf.Request(), ","), "trixie", rootDir, "copy://" + archive}
-		if out, err := exec.Command(mm, args...).CombinedOutput(); err != nil {
-			t.Fatalf("mmdebstrap: %v\n%s", err, out)
-		}
+		rootDir = testenv.Mmdebstrap(t, "minbase", tf.Request())
 	}
 	want := loadDir(t, rootDir)
 	r := sysroot.New(want, sysroot.Inline{}, nil)
