@@ -242,3 +242,20 @@ func TestExpiredAndRevokedKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadIndexByHashFirst: with Acquire-By-Hash the by-hash copy is read
+// first, so a plain file caught mid-update does not matter.
+func TestLoadIndexByHashFirst(t *testing.T) {
+	r := newTestRepo(t)
+	xzData := r.index["Packages.xz"]
+	sum := sha256Hex(xzData)
+	r.write(t, "dists/trixie/main/binary-amd64/by-hash/SHA256/"+sum, xzData)
+	r.write(t, "dists/trixie/main/binary-amd64/Packages.xz", []byte("being replaced"))
+	ix, err := LoadIndex(context.Background(), []Source{r.source()}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Packages) != 3 {
+		t.Fatalf("%d packages", len(ix.Packages))
+	}
+}
