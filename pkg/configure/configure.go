@@ -6,7 +6,7 @@
 // and writes what it makes into that tree as inline files.
 //
 // The steps live in sub-packages (accounts, pamconfig, alternatives,
-// units, ldcache, cacerts, dpkgdb, tmpfiles, ostreelayout); this package orders
+// units, rcd, ldcache, cacerts, dpkgdb, tmpfiles, ostreelayout); this package orders
 // them and fills in the small one-off effects.
 package configure
 
@@ -22,6 +22,7 @@ import (
 	"github.com/debatom/debatom/pkg/configure/ldcache"
 	"github.com/debatom/debatom/pkg/configure/ostreelayout"
 	"github.com/debatom/debatom/pkg/configure/pamconfig"
+	"github.com/debatom/debatom/pkg/configure/rcd"
 	"github.com/debatom/debatom/pkg/configure/sysroot"
 	"github.com/debatom/debatom/pkg/configure/units"
 	"github.com/debatom/debatom/pkg/fstree"
@@ -87,6 +88,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"pam", func() error { return pamconfig.Configure(r) }},
 		{"alternatives", func() error { _, err := alternatives.Configure(r); return err }},
 		{"units", func() error { return units.Configure(r, opts.Units, haveSystemctl) }},
+		{"update-rc.d", func() error { return rcd.Configure(r) }},
 		{"ld.so.cache", func() error { return ldcache.Configure(ctx, r) }},
 		{"ca-certificates", func() error { return cacerts.Configure(r) }},
 		// After the steps that write their own /etc files from the same
