@@ -31,6 +31,8 @@ func commands() map[string]command {
 		"mirror":  {"write an offline, signed mirror bundle for a lockfile", runMirror},
 		"commit":  {"commit a directory to an OSTree repo, like ostree commit --tree=dir=", runCommit},
 		"unpack":  {"unpack .deb files into an OSTree object store", runUnpack},
+		"push":    {"push an OCI image layout to a registry", runPush},
+		"import":  {"import a bootc OCI image layout into an OSTree repo", runImport},
 		"disk":    {"write a bootable raw or qcow2 disk image of a commit", runDisk},
 	}
 }
