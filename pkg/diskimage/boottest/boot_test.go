@@ -1,0 +1,305 @@
+package boottest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/debatom/debatom/internal/testenv"
+	"github.com/debatom/debatom/pkg/apt"
+	"github.com/debatom/debatom/pkg/compose"
+	"github.com/debatom/debatom/pkg/deploy"
+	"github.com/debatom/debatom/pkg/deploy/shacrypt"
+	"github.com/debatom/debatom/pkg/diskimage"
+	"github.com/debatom/debatom/pkg/ext4"
+	"github.com/debatom/debatom/pkg/fstree"
+	"github.com/debatom/debatom/pkg/gvariant"
+	"github.com/debatom/debatom/pkg/ostreerepo"
+	"github.com/debatom/debatom/pkg/treefile"
+)
+
+const (
+	user, password = "tester", "debatom"
+	// The guest mounts the second disk here; the image's remote points at it.
+	upgradeMount = "/run/upgrade"
+	markerPath   = "usr/share/debatom/upgrade-marker"
+	markerText   = "second commit"
+	// bootTimeout bounds one boot to a login prompt under TCG on a busy
+	// machine (about a minute when idle).
+	bootTimeout = 8 * time.Minute
+)
+
+func ovmf(t *testing.T) (code, vars string) {
+	code, vars = "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	for _, p := range []string{code, vars} {
+		if _, err := os.Stat(p); err != nil {
+			if testenv.Strict() {
+				t.Fatalf("OVMF firmware: %v (apt-get install ovmf)", err)
+			}
+			t.Skip("no OVMF firmware")
+		}
+	}
+	return code, vars
+}
+
+// TestBootUpgradeRollback builds the frozen archive's package set, writes
+// it as a qcow2 disk with a user from a bootc-image-builder-style
+// customization, and under QEMU+OVMF: (1) logs in on the serial console and
+// checks the system, the booted deployment, the package count and the ESP;
+// (2) upgrades from a second commit on a second disk and reboots into it;
+// (3) rolls back and reboots into the first commit.
+func TestBootUpgradeRollback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the archive set and boots it three times")
+	}
+	qemu := testenv.Tool(t, "qemu-system-x86_64")
+	code, varsTemplate := ovmf(t)
+	ctx := context.Background()
+	work := t.TempDir()
+
+	tf, err := treefile.Load("../../compose/testdata/archive.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := os.Getenv("DEBATOM_TEST_CACHE") // lets a developer keep the unpack cache between runs
+	if cache == "" {
+		cache = filepath.Join(work, "cache")
+	}
+	res, err := compose.Build(ctx, compose.Options{
+		Treefile: tf, OutDir: filepath.Join(work, "out"), CacheDir: cache,
+		Sources: []apt.Source{{URL: "file://" + testenv.Archive(t), Suite: "trixie", Components: []string{"main"}, Keyring: testenv.Keyring(t)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("commit %s (%d packages)", res.Commit, res.Packages)
+
+	hash, err := shacrypt.Hash(password, shacrypt.Salt([]byte(res.Commit)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := diskimage.New(ctx, res.Repo, res.Commit, diskimage.Options{
+		Ref: res.Ref, RemoteURL: "file://" + upgradeMount + "/repo",
+		Customize: deploy.Customizations{Users: []deploy.User{{Name: user, PasswordHash: hash, Groups: []string{"sudo"}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := filepath.Join(work, "disk.qcow2")
+	start := time.Now()
+	if err := img.WriteQcow2(ctx, disk, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("commit → qcow2 in %v", time.Since(start).Round(time.Millisecond))
+
+	// The second commit: the first plus one file, on the same branch.
+	commit2 := secondCommit(t, ctx, res.Repo, res.Commit, res.Ref)
+	upgradeDisk := filepath.Join(work, "upgrade.img")
+	if err := repoDisk(ctx, res.RepoDir, upgradeDisk); err != nil {
+		t.Fatal(err)
+	}
+
+	vars := filepath.Join(work, "vars.fd")
+	copyFile(t, varsTemplate, vars)
+	args := []string{"-machine", "q35,accel=tcg", "-cpu", "max", "-m", "2048", "-smp", "2",
+		"-display", "none", "-serial", "stdio", "-monitor", "none", "-net", "none",
+		"-drive", "if=pflash,format=raw,readonly=on,file=" + code,
+		"-drive", "if=pflash,format=raw,file=" + vars,
+		"-drive", "file=" + disk + ",format=qcow2,if=virtio",
+		"-drive", "file=" + upgradeDisk + ",format=raw,if=virtio,readonly=on",
+	}
+	ctx, cancel := context.WithTimeout(ctx, 40*time.Minute)
+	defer cancel()
+	v, err := startVM(ctx, qemu, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.kill()
+	fail := func(format string, a ...any) {
+		t.Helper()
+		t.Fatalf(format+"\nlast 50 console lines:\n%s", append(a, v.tail(50))...)
+	}
+	sh := func(cmd string) string {
+		t.Helper()
+		out, rc, err := v.run(cmd, 5*time.Minute)
+		if err != nil {
+			fail("%s: %v", cmd, err)
+		}
+		if rc != 0 {
+			fail("%s: exit status %d:\n%s", cmd, rc, out)
+		}
+		return out
+	}
+	login := func() {
+		t.Helper()
+		start := time.Now()
+		if _, err := v.expect(regexp.MustCompile(`login: $|login: `), bootTimeout); err != nil {
+			fail("boot: %v", err)
+		}
+		t.Logf("boot to login prompt: %v", time.Since(start).Round(time.Second))
+		v.send(user + "\n")
+		if _, err := v.expect(regexp.MustCompile(`Password: `), time.Minute); err != nil {
+			fail("login: %v", err)
+		}
+		v.send(password + "\n")
+		if _, err := v.expect(regexp.MustCompile(`\$ $|\$ `), 2*time.Minute); err != nil {
+			fail("login as %s with the --config password: %v", user, err)
+		}
+		// Root for the rest, through sudo (the user is in group sudo).
+		v.send("sudo -i\n")
+		if _, err := v.expect(regexp.MustCompile(`password for `+user), time.Minute); err != nil {
+			fail("sudo: %v", err)
+		}
+		v.send(password + "\n")
+		if _, err := v.expect(regexp.MustCompile(`# $|# `), time.Minute); err != nil {
+			fail("sudo -i: %v", err)
+		}
+		sh("stty -echo; export SYSTEMD_PAGER= PAGER=cat SYSTEMD_COLORS=0 TERM=dumb")
+	}
+	booted := func(want string) {
+		t.Helper()
+		status := sh("ostree admin status")
+		if !regexp.MustCompile(`\* debian ` + want + `\.\d`).MatchString(status) {
+			fail("ostree admin status does not show %s booted:\n%s", want, status)
+		}
+	}
+	reboot := func() {
+		t.Helper()
+		v.send("systemctl reboot\n")
+	}
+
+	// (1) first boot.
+	login()
+	state, _, err := v.run("systemctl is-system-running --wait", 5*time.Minute)
+	if err != nil {
+		fail("is-system-running: %v", err)
+	}
+	if state != "running" {
+		failed := sh("systemctl --failed --no-legend --plain")
+		if state != "degraded" || strings.TrimSpace(failed) != "" {
+			t.Errorf("system state %q; failed units:\n%s", state, failed)
+		}
+	}
+	booted(res.Commit)
+	if n := sh("dpkg -l | grep -c ^ii"); n != fmt.Sprint(res.Packages) {
+		t.Errorf("dpkg -l lists %s installed packages, the build has %d", n, res.Packages)
+	}
+	if fstype := sh("findmnt -n -o FSTYPE /efi"); fstype != "vfat" {
+		t.Errorf("/efi is %q, want the vfat ESP", fstype)
+	}
+
+	// (2) upgrade from the second disk's archive repository.
+	sh("mkdir -p " + upgradeMount + " && mount -o ro /dev/vdb " + upgradeMount)
+	t.Logf("ostree admin upgrade:\n%s", sh("ostree admin upgrade"))
+	reboot()
+	login()
+	booted(commit2)
+	if got := sh("cat /" + markerPath); got != markerText {
+		t.Errorf("after the upgrade /%s = %q", markerPath, got)
+	}
+	if entries := sh("ls /efi/loader/entries"); !strings.Contains(entries, "ostree-2.conf") {
+		t.Errorf("ESP entries after the upgrade: %s", entries)
+	}
+
+	// (3) roll back.
+	t.Logf("ostree admin rollback:\n%s", sh("ostree admin rollback"))
+	reboot()
+	login()
+	booted(res.Commit)
+	if _, rc, _ := v.run("test -e /"+markerPath, time.Minute); rc == 0 {
+		t.Errorf("/%s exists after the rollback", markerPath)
+	}
+	v.send("systemctl poweroff\n")
+	if err := v.wait(3 * time.Minute); err != nil {
+		t.Log(err)
+	}
+}
+
+// secondCommit commits the first commit's tree plus a marker file as its
+// child on ref, with the first commit's metadata and version "13.1".
+func secondCommit(t *testing.T, ctx context.Context, repo *ostreerepo.Repo, first, ref string) string {
+	t.Helper()
+	c1, err := repo.ReadCommit(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.Checkout(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Put(markerPath, &fstree.Entry{Kind: fstree.File, Meta: fstree.Meta{Mode: 0o644}, Size: int64(len(markerText)), Data: []byte(markerText)}); err != nil {
+		t.Fatal(err)
+	}
+	dt, dm, err := repo.WriteTree(ctx, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta []ostreerepo.MetaItem
+	for _, m := range c1.Metadata {
+		if m.Key == "version" {
+			m.Value = gvariant.Variant{Type: "s", Value: "13.1"}
+		}
+		meta = append(meta, m)
+	}
+	c2, err := repo.Commit(ctx, dt, dm, ostreerepo.CommitOptions{Parent: first, Subject: "upgrade test", Ref: ref,
+		Timestamp: time.Unix(int64(c1.Timestamp)+3600, 0), Metadata: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.UpdateSummary(); err != nil {
+		t.Fatal(err)
+	}
+	return c2
+}
+
+// repoDisk writes an ext4 image (no partition table) holding dir as repo/.
+func repoDisk(ctx context.Context, dir, out string) error {
+	b := ext4.NewBuilder(ext4.Options{Label: "upgrade"})
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		name := filepath.ToSlash(filepath.Join("repo", rel))
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := uint32(info.Mode().Perm())
+		switch {
+		case d.IsDir():
+			return b.Mkdir(name, mode, 0, 0, nil)
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return b.Symlink(name, target, 0, 0, nil)
+		case d.Type().IsRegular():
+			return b.AddFile(name, mode, 0, 0, nil, info.Size(), func() (io.ReadCloser, error) { return os.Open(p) })
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("upgrade disk from %s: %w", dir, err)
+	}
+	return b.WriteFile(ctx, out)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
