@@ -42,13 +42,14 @@ func (s *idScanner) id(name string) int {
 // find computes the keys of names in one pass over the index.
 func (s *idScanner) find(names []string) {
 	want := make(map[string]bool, len(names))
-	// A cheap filter on (length, first byte) spares hashing almost every
-	// name in the index against want.
+	// A cheap filter on length and last two bytes (first bytes are mostly
+	// "lib") spares hashing almost every name in the index against want.
 	var filter [64]uint64
 	for _, n := range names {
 		if _, ok := s.pos[n]; !ok && n != "" {
 			want[n] = true
-			filter[len(n)&63] |= 1 << (n[0] & 63)
+			h := nameBits(n)
+			filter[h>>6] |= 1 << (h & 63)
 		}
 	}
 	for i := 0; i < len(s.pkgs) && len(want) > 0; i++ {
@@ -58,7 +59,7 @@ func (s *idScanner) find(names []string) {
 		}
 		k := 0
 		see := func(name string) {
-			if filter[len(name)&63]&(1<<(name[0]&63)) != 0 && want[name] {
+			if h := nameBits(name); filter[h>>6]&(1<<(h&63)) != 0 && want[name] {
 				delete(want, name)
 				s.pos[name] = i*maxMentions + min(k, maxMentions-1)
 			}
@@ -82,6 +83,12 @@ func (s *idScanner) find(names []string) {
 	for n := range want {
 		s.pos[n] = math.MaxInt // never mentioned: created last
 	}
+}
+
+// nameBits is a 12-bit fingerprint of a non-empty name for find's filter.
+func nameBits(n string) uint {
+	l := len(n)
+	return (uint(l)*131 + uint(n[l-1])*31 + uint(n[(l-1)/2])) & 4095
 }
 
 // eachName calls fn for each package name of a relationship field that

@@ -240,7 +240,7 @@ func newResolver(ctx context.Context, pkgs []*apt.Package, req Request) (*resolv
 			r.foreign[p.Name] = p.Architecture
 			continue
 		}
-		if r.excluded[p.Name] {
+		if len(r.excluded) > 0 && r.excluded[p.Name] {
 			continue
 		}
 		// apt's candidate, all pins being equal: the highest version; the
