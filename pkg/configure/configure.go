@@ -6,7 +6,7 @@
 // and writes what it makes into that tree as inline files.
 //
 // The steps live in sub-packages (accounts, pamconfig, alternatives,
-// units, rcd, ldcache, cacerts, dpkgdb, tmpfiles, ostreelayout); this package orders
+// units, rcd, ldcache, cacerts, diversions, dpkgdb, tmpfiles, ostreelayout); this package orders
 // them and fills in the small one-off effects.
 package configure
 
@@ -18,6 +18,7 @@ import (
 	"github.com/debatom/debatom/pkg/configure/accounts"
 	"github.com/debatom/debatom/pkg/configure/alternatives"
 	"github.com/debatom/debatom/pkg/configure/cacerts"
+	"github.com/debatom/debatom/pkg/configure/diversions"
 	"github.com/debatom/debatom/pkg/configure/dpkgdb"
 	"github.com/debatom/debatom/pkg/configure/ldcache"
 	"github.com/debatom/debatom/pkg/configure/ostreelayout"
@@ -94,6 +95,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		// After the steps that write their own /etc files from the same
 		// scripts (ca-certificates.conf), so their full versions win.
 		{"here-documents", func() error { return heredocFiles(r) }},
+		{"diversions", func() error { return diversions.Configure(r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
 		{"report", func() error { reportNotDerived(r); return nil }},
 	}
