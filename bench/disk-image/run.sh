@@ -11,7 +11,8 @@ set -euo pipefail
 repo=$(realpath "$1") ref=$2
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# ostree marks deployments immutable (chattr +i); lift that before removing.
+trap 'chattr -R -i "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 go build -o "$tmp/disk-image" ./bench/disk-image
 now() { date +%s.%N; }
 

@@ -11,9 +11,10 @@ import (
 const espSyncScript = `#!/bin/sh
 # Written by debatom: copy ostree's boot entries and kernels from /boot (ext4)
 # to the EFI system partition at /efi, where systemd-boot reads them.
+# Arguments (for tests): the /boot and ESP directories.
 set -eu
-boot=/boot
-esp=/efi
+boot=${1:-/boot}
+esp=${2:-/efi}
 [ -d "$boot/loader/entries" ] || exit 0
 [ -d "$esp/loader" ] || { echo "esp-sync: $esp is not the ESP" >&2; exit 1; }
 mkdir -p "$esp/ostree"

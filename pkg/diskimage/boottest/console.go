@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -41,6 +42,16 @@ func startVM(ctx context.Context, qemu string, args []string) (*vm, error) {
 	}
 	cmd.Stderr = cmd.Stdout
 	v := &vm{cmd: cmd, stdin: in, done: make(chan struct{})}
+	// DEBATOM_TEST_CONSOLE names a file that receives the console as it
+	// runs, for watching a slow boot.
+	var log io.Writer = io.Discard
+	if p := os.Getenv("DEBATOM_TEST_CONSOLE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		log = f
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", qemu, err)
 	}
@@ -50,6 +61,7 @@ func startVM(ctx context.Context, qemu string, args []string) (*vm, error) {
 			n, err := out.Read(b)
 			v.mu.Lock()
 			v.buf.Write(b[:n])
+			log.Write(b[:n])
 			v.mu.Unlock()
 			if err != nil {
 				break
