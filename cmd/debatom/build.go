@@ -72,6 +72,9 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := disk.check(); err != nil {
+		return err
+	}
 	ts, err := buildTime(stamp)
 	if err != nil {
 		return err

@@ -37,6 +37,25 @@ func (d *diskFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.osName, "osname", "debian", "ostree stateroot `NAME`")
 }
 
+// check validates the flags that need no repository, so a typo fails
+// before a long build rather than after it.
+func (d *diskFlags) check() error {
+	if d.diskSize != "" {
+		if _, err := parseSize(d.diskSize); err != nil {
+			return fmt.Errorf("%w: --disk-size: %v", errUsage, err)
+		}
+	}
+	if _, err := parseSize(d.espSize); err != nil {
+		return fmt.Errorf("%w: --esp-size: %v", errUsage, err)
+	}
+	if d.config != "" {
+		if _, err := bootcconfig.Load(d.config); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // options turns the flags into diskimage options for commit (whose
 // checksum seeds the password salts, so a rebuild gives the same image).
 func (d *diskFlags) options(ref, commit string) (diskimage.Options, error) {
@@ -170,6 +189,9 @@ func runDisk(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if format != "raw" && format != "qcow2" {
 		return fmt.Errorf("%w: --format %q: raw or qcow2", errUsage, format)
+	}
+	if err := d.check(); err != nil {
+		return err
 	}
 	repo, err := ostreerepo.Open(repoDir)
 	if err != nil {
