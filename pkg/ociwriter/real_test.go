@@ -89,4 +89,22 @@ func TestArchiveCommit(t *testing.T) {
 	if out := run(t, ostree, "fsck", "--repo="+r2.Dir()); !strings.Contains(out, "no errors found") {
 		t.Errorf("ostree fsck: %s", out)
 	}
+
+	t.Run("umoci", func(t *testing.T) {
+		umoci := testenv.Tool(t, "umoci")
+		testenv.Root(t)
+		work := t.TempDir()
+		bundle := filepath.Join(work, "bundle")
+		run(t, umoci, "unpack", "--image", dir+":latest", bundle)
+		co := filepath.Join(work, "checkout")
+		run(t, ostree, "checkout", "--repo="+res.Repo.Dir(), res.Commit, co)
+		want := snapshotDir(t, co, tarPath)
+		got := snapshotDir(t, filepath.Join(bundle, "rootfs"), nil)
+		for p := range got {
+			if strings.HasPrefix(p, "sysroot/ostree") || p == "var/tmp" || p == "var/run" {
+				delete(got, p)
+			}
+		}
+		compareSnapshots(t, got, want)
+	})
 }
