@@ -1,17 +1,20 @@
 package resolve
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/debatom/debatom/internal/testenv"
+	"github.com/debatom/debatom/pkg/apt"
 )
 
 // aptRoot is a throwaway apt configuration whose only source is the
@@ -20,6 +23,7 @@ import (
 type aptRoot struct {
 	aptGet string
 	conf   string
+	dir    string
 }
 
 func newAptRoot(t *testing.T) *aptRoot {
@@ -52,7 +56,7 @@ pkgCacheGen::ForceEssential ",";
 			t.Fatal(err)
 		}
 	}
-	a := &aptRoot{aptGet: aptGet, conf: filepath.Join(dir, "apt.conf")}
+	a := &aptRoot{aptGet: aptGet, conf: filepath.Join(dir, "apt.conf"), dir: dir}
 	a.run(t, "update")
 	return a
 }
@@ -104,13 +108,13 @@ func (a *aptRoot) simulateCPU(t *testing.T, args ...string) ([]string, time.Dura
 // closures.
 func TestOracleAptGetSimulate(t *testing.T) {
 	pkgs := realIndex(t)
-	apt := newAptRoot(t)
+	a := newAptRoot(t)
 	names := []string{"openssh-server", "mutt", "libreoffice-writer", "xorg", "postgresql", "emacs-nox"}
 	if testing.Short() {
 		names = names[:3]
 	}
 	for _, name := range names {
-		want := apt.simulate(t, name)
+		want := a.simulate(t, name)
 		plan, err := Resolve(context.Background(), pkgs, Request{Arch: "amd64", Include: []string{name}})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -133,7 +137,7 @@ func TestSpeedAgainstAptGet(t *testing.T) {
 		t.Skip("timing run")
 	}
 	pkgs := realIndex(t)
-	apt := newAptRoot(t)
+	a := newAptRoot(t)
 	inc := archiveIncludes(t)
 	args := append([]string{"?narrow(?architecture(amd64),?or(?essential,?priority(required)))"}, inc...)
 	const runs = 3
@@ -142,7 +146,7 @@ func TestSpeedAgainstAptGet(t *testing.T) {
 	for i := 0; i < runs; i++ {
 		start := time.Now()
 		var cpu time.Duration
-		aptSet, cpu = apt.simulateCPU(t, args...)
+		aptSet, cpu = a.simulateCPU(t, args...)
 		if d := time.Since(start); i == 0 || d < aptWall {
 			aptWall = d
 		}
@@ -179,4 +183,54 @@ func processCPU(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestOracleAptGetBaselines replays mmdebstrap's two apt runs with
+// apt-get itself for the baselines a real mmdebstrap run would take too
+// long for: first `?essential` on an empty system, then, with those
+// packages written into dpkg's status file as installed, the priority
+// pattern mmdebstrap uses for --variant=important and standard.
+func TestOracleAptGetBaselines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs apt-get five times")
+	}
+	pkgs := realIndex(t)
+	byID := map[string]*apt.Package{}
+	for _, p := range pkgs {
+		byID[p.Name+"="+p.Version] = p
+	}
+	a := newAptRoot(t)
+	ess := a.simulate(t, "?narrow(?architecture(amd64),?essential)")
+	plan, err := Resolve(context.Background(), pkgs, Request{Arch: "amd64", Baseline: "essential"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffLists(t, ids(plan), ess)
+
+	var status bytes.Buffer
+	for _, id := range ess {
+		p := byID[id]
+		if p == nil {
+			t.Fatalf("apt-get installs %s, which is not in the index", id)
+		}
+		if _, err := p.Paragraph.WriteTo(&status); err != nil {
+			t.Fatal(err)
+		}
+		status.WriteString("Status: install ok installed\n\n")
+	}
+	if err := os.WriteFile(filepath.Join(a.dir, "var/lib/dpkg/status"), status.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ baseline, prios string }{
+		{"important", "?priority(required),?priority(important)"},
+		{"standard", "?priority(required),?priority(important),?priority(standard)"},
+	} {
+		rest := a.simulate(t, "?narrow(?architecture(amd64),?and(?or("+tc.prios+"),?not(?essential)))")
+		plan, err := Resolve(context.Background(), pkgs, Request{Arch: "amd64", Baseline: tc.baseline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d packages", tc.baseline, len(plan.Packages))
+		diffLists(t, ids(plan), append(slices.Clone(ess), rest...))
+	}
 }
