@@ -132,6 +132,9 @@ func New(ctx context.Context, repo *ostreerepo.Repo, commit string, opts Options
 	if err := addESPSync(s); err != nil {
 		return nil, fmt.Errorf("disk image: %w", err)
 	}
+	if err := addSSHKeygen(s); err != nil {
+		return nil, fmt.Errorf("disk image: %w", err)
+	}
 	img := &Image{Sysroot: s, ESPSize: opts.ESPSize, Timestamp: time.Unix(int64(c.Timestamp), 0).UTC()}
 	if err := img.planESP(); err != nil {
 		return nil, fmt.Errorf("disk image: %w", err)

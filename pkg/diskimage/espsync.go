@@ -63,6 +63,33 @@ ExecStop=/etc/debatom/esp-sync
 WantedBy=multi-user.target
 `
 
+// sshKeygenUnit makes the host keys on first boot: they identify one
+// machine, so they belong in no image, and Debian's ssh.service refuses to
+// start without them (its postinst would have made them).
+const sshKeygenUnit = `[Unit]
+Description=Generate missing SSH host keys
+Before=ssh.service
+ConditionPathExists=/usr/bin/ssh-keygen
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=ssh.service
+`
+
+// addSSHKeygen installs sshKeygenUnit when the commit has sshd.
+func addSSHKeygen(s *deploy.Sysroot) error {
+	if s.Get(s.Deployment+"/usr/sbin/sshd") == nil {
+		return nil
+	}
+	if err := s.AddEtcFile("systemd/system/debatom-ssh-keygen.service", []byte(sshKeygenUnit), 0o644); err != nil {
+		return err
+	}
+	return s.AddEtcSymlink("systemd/system/ssh.service.wants/debatom-ssh-keygen.service", "/etc/systemd/system/debatom-ssh-keygen.service")
+}
+
 func addESPSync(s *deploy.Sysroot) error {
 	if err := s.AddEtcFile("debatom/esp-sync", []byte(espSyncScript), 0o755); err != nil {
 		return err
