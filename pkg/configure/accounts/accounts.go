@@ -79,9 +79,16 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 	if d.User("root") == nil {
 		return nil, fmt.Errorf("no root user: neither etc/passwd nor base-passwd's passwd.master is in the tree")
 	}
-	// shadow's postinst runs "shadowconfig on" (pwconv, grpconv) on a new
-	// installation; later users are written with their shadow rows.
-	d.shadowConvert(days)
+	// passwd's postinst runs "shadowconfig on" (pwconv, grpconv) on a new
+	// installation, at its place in the configure order: rows that
+	// systemd-sysusers wrote before, creating the shadow files, stay at
+	// their top, and pwconv appends the rest. With shadow files in the
+	// tree already, the conversion only adds what is missing.
+	converted := false
+	if r.Exists("etc/shadow") {
+		d.shadowConvert(days)
+		converted = true
+	}
 
 	done := map[string]bool{} // sysusers.d files already applied
 	for _, p := range r.Packages {
@@ -97,6 +104,11 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 			prog := path.Base(c.Args[0])
 			args := nonEmpty(c.Args[1:])
 			switch prog {
+			case "shadowconfig":
+				if len(args) == 1 && args[0] == "on" && !converted {
+					d.shadowConvert(days)
+					converted = true
+				}
 			case "systemd-sysusers":
 				for _, a := range args {
 					if strings.HasPrefix(a, "-") {
@@ -111,6 +123,9 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 				d.scriptAccount(prog, args, days, warn)
 			}
 		}
+	}
+	if !converted {
+		d.shadowConvert(days)
 	}
 	// systemd-sysusers.service applies every sysusers.d file at boot;
 	// doing it now gives the IDs a fixed value in the image.

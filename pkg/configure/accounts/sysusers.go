@@ -233,7 +233,13 @@ func (d *DB) sysusersRun(lines []SysusersLine, lastChange string, warn func(stri
 				shell = "/bin/sh"
 			}
 		}
-		d.addUser(l.Name, uid, gid, gecos, home, shell, []string{"!*", lastChange, "", "", "", "", "", ""})
+		// "u!" users are locked for good: systemd-sysusers also sets
+		// their account expiry to day 1.
+		expire := ""
+		if l.Type == "u!" {
+			expire = "1"
+		}
+		d.addUser(l.Name, uid, gid, gecos, home, shell, []string{"!*", lastChange, "", "", "", "", expire, ""})
 	}
 	for _, l := range lines {
 		if l.Type == "m" {

@@ -74,9 +74,37 @@ func TestConfigureOrder(t *testing.T) {
 		names = append(names, p.Name)
 	}
 	// Essential packages and what they need first; dependencies before
-	// dependants; the libc6/libgcc-s1 cycle broken by name.
-	want := "base-files libgcc-s1 libc6 debianutils dash prov apt zsh"
+	// dependants; the libc6/libgcc-s1 cycle broken by name. The rest go
+	// in dpkg's hash order (zsh before apt), deferred until what they
+	// depend on is configured (apt after prov).
+	want := "base-files libgcc-s1 libc6 debianutils dash prov zsh apt"
 	if strings.Join(names, " ") != want {
 		t.Errorf("order %s, want %s", strings.Join(names, " "), want)
+	}
+}
+
+// A pre-dependency target is configured before the hash-ordered rest,
+// and a package waits for what it depends on.
+func TestConfigureOrderImmediate(t *testing.T) {
+	got := ConfigureOrder([]*Package{
+		pkg("base-files", "", true),
+		pkg("a", "", false),
+		pkg("zz", "", false),
+		pkg("b", "zz", false),
+		pkg("c", "", false),
+		func() *Package { p := pkg("d", "", false); p.Control.Set("Pre-Depends", "c"); return p }(),
+	})
+	pos := map[string]int{}
+	for i, p := range got {
+		pos[p.Name] = i
+	}
+	if pos["c"] != 1 {
+		t.Errorf("pre-dependency c at %d, want 1 (right after the Essential set)", pos["c"])
+	}
+	if pos["b"] < pos["zz"] {
+		t.Errorf("b (%d) configured before its dependency zz (%d)", pos["b"], pos["zz"])
+	}
+	if len(got) != 6 {
+		t.Errorf("%d packages, want 6", len(got))
 	}
 }
