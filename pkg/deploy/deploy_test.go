@@ -309,3 +309,30 @@ func FuzzParseKargs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAddUser feeds arbitrary account files (they come from the commit) to
+// the user editor: it must not panic, and what it accepts keeps one line
+// per entry.
+func FuzzAddUser(f *testing.F) {
+	f.Add("root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh", "root:x:0:\nsudo:x:27:", "alice")
+	f.Add("alice:x:1:2", "sudo:x:27:a,b", "root")
+	f.Fuzz(func(t *testing.T, passwd, group, name string) {
+		s := &Sysroot{index: map[string]*Node{}}
+		files := map[string][]string{
+			"passwd": strings.Split(passwd, "\n"), "group": strings.Split(group, "\n"),
+			"shadow": {"root:*:1:0:99999:7:::"}, "gshadow": strings.Split(group, "\n"),
+		}
+		err := addUser(s, files, User{Name: name, PasswordHash: "$6$s$h", Groups: []string{"sudo"}, Keys: []string{"ssh-ed25519 AAAA"}}, "var")
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("multi-line error %q", err)
+			}
+			return
+		}
+		for _, l := range files["passwd"] {
+			if strings.Contains(l, "\n") {
+				t.Errorf("passwd line with a newline: %q", l)
+			}
+		}
+	})
+}
