@@ -103,6 +103,9 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 			}
 			prog := path.Base(c.Args[0])
 			args := nonEmpty(c.Args[1:])
+			// Each tool run leaves the files it changes' previous
+			// content as the "-" backups.
+			snap := d.snapshot()
 			switch prog {
 			case "shadowconfig":
 				if len(args) == 1 && args[0] == "on" && !converted {
@@ -122,8 +125,10 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 			case "adduser", "addgroup", "useradd", "groupadd":
 				d.scriptAccount(prog, args, days, warn)
 			}
+			d.keepBackups(snap)
 		}
 	}
+	snap := d.snapshot()
 	if !converted {
 		d.shadowConvert(days)
 	}
@@ -171,6 +176,7 @@ func Configure(r *sysroot.Root, opts Options) (*DB, error) {
 			}
 		}
 	}
+	d.keepBackups(snap)
 	if err := d.write(r); err != nil {
 		return nil, err
 	}
@@ -477,24 +483,28 @@ func (d *DB) write(r *sysroot.Root) error {
 		shadowGID = 42
 	}
 	files := []struct {
-		p           string
-		rows        [][]string
-		mode, gid   uint32
-		bmode, bgid uint32
+		p         string
+		rows      [][]string
+		mode, gid uint32
 	}{
-		{"etc/passwd", d.Passwd, 0o644, 0, 0o600, 0},
-		{"etc/group", d.Group, 0o644, 0, 0o644, 0},
-		{"etc/shadow", d.Shadow, 0o640, shadowGID, 0o640, shadowGID},
-		// gshadow- as the reference installation has it (systemd-sysusers
-		// creates its backup mode 0000).
-		{"etc/gshadow", d.GShadow, 0o640, shadowGID, 0, 0},
+		{"etc/passwd", d.Passwd, 0o644, 0},
+		{"etc/group", d.Group, 0o644, 0},
+		{"etc/shadow", d.Shadow, 0o640, shadowGID},
+		{"etc/gshadow", d.GShadow, 0o640, shadowGID},
 	}
-	for _, f := range files {
+	for i, f := range files {
 		b := FormatTable(f.rows)
 		if err := r.WriteFile(f.p, b, f.mode, 0, f.gid); err != nil {
 			return fmt.Errorf("write %s: %w", f.p, err)
 		}
-		if err := r.WriteFile(f.p+"-", b, f.bmode, 0, f.bgid); err != nil {
+		// The backup is the file as it was before the last tool run
+		// that changed it (adduser, systemd-sysusers and pwconv all
+		// copy the file's mode and owner to it); unchanged files get
+		// a copy.
+		if d.backups[i] != nil {
+			b = d.backups[i]
+		}
+		if err := r.WriteFile(f.p+"-", b, f.mode, 0, f.gid); err != nil {
 			return fmt.Errorf("write %s-: %w", f.p, err)
 		}
 	}

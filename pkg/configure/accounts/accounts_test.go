@@ -210,3 +210,43 @@ func FuzzParseTable(f *testing.F) {
 		}
 	})
 }
+
+// As in a real installation: systemd-sysusers runs before passwd's
+// postinst converts to shadow passwords, so its rows head the shadow
+// files; "u!" users expire on day 1; each "-" backup is its file before
+// the last tool run that changed it.
+func TestShadowConversionOrderAndBackups(t *testing.T) {
+	r := base(t, []string{"basic.conf", "systemd-journal.conf", "systemd-network.conf", "openssh-server.conf"}, map[string]string{
+		"a": "systemd-sysusers basic.conf systemd-journal.conf systemd-network.conf\n",
+		"b": "[ -z \"$2\" ] && shadowconfig on\n",
+		"c": "addgroup --system --quiet _ssh\n",
+		"d": "systemd-sysusers openssh-server.conf\n",
+	})
+	d, err := Configure(r, Options{Now: time.Unix(20000*86400, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.Shadow[0], ":"); got != "systemd-network:!*:20000:::::1:" {
+		t.Errorf("first shadow row %q, want systemd-network's, locked and expired", got)
+	}
+	if d.Shadow[1][0] != "root" || d.Shadow[len(d.Shadow)-1][0] != "sshd" {
+		t.Errorf("shadow order %v..., want sysusers' rows, pwconv's (root first), then sshd", d.Shadow[:2])
+	}
+	if d.GShadow[0][0] != "systemd-journal" {
+		t.Errorf("first gshadow row %v, want systemd-journal", d.GShadow[0])
+	}
+	for _, tc := range []struct{ file, lastLine string }{
+		{"etc/passwd", "sshd:"}, {"etc/shadow", "sshd:"}, {"etc/group", "_ssh:"}, {"etc/gshadow", "_ssh:"},
+	} {
+		cur, _ := r.ReadFile(tc.file)
+		bak, _ := r.ReadFile(tc.file + "-")
+		lines := strings.Split(strings.TrimSuffix(string(cur), "\n"), "\n")
+		last := lines[len(lines)-1]
+		if !strings.HasPrefix(last, tc.lastLine) || string(bak)+last+"\n" != string(cur) {
+			t.Errorf("%s-: %q, want %s without its last row %q", tc.file, bak, tc.file, last)
+		}
+		if be, fe := r.Tree.Get(tc.file+"-"), r.Tree.Get(tc.file); be.Mode != fe.Mode || be.GID != fe.GID {
+			t.Errorf("%s- mode %o gid %d, want the file's %o %d", tc.file, be.Mode, be.GID, fe.Mode, fe.GID)
+		}
+	}
+}

@@ -19,6 +19,26 @@ type DB struct {
 	Group   [][]string // name:passwd:gid:members
 	Shadow  [][]string // name:hash:lastchg:min:max:warn:inactive:expire:reserved
 	GShadow [][]string // name:passwd:admins:members
+
+	// backups hold, in the order above, each file's content before the
+	// last tool run that changed it (nil: never changed).
+	backups [4][]byte
+}
+
+// snapshot returns the four files' current content.
+func (d *DB) snapshot() [4][]byte {
+	return [4][]byte{FormatTable(d.Passwd), FormatTable(d.Group), FormatTable(d.Shadow), FormatTable(d.GShadow)}
+}
+
+// keepBackups records, for each file changed since before, its content
+// then as its backup.
+func (d *DB) keepBackups(before [4][]byte) {
+	now := d.snapshot()
+	for i := range now {
+		if !bytes.Equal(now[i], before[i]) {
+			d.backups[i] = before[i]
+		}
+	}
 }
 
 var fieldCounts = map[string]int{"passwd": 7, "group": 4, "shadow": 9, "gshadow": 4}
