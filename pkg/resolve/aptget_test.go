@@ -126,6 +126,21 @@ func TestOracleAptGetSimulate(t *testing.T) {
 		t.Logf("%s: %d packages", name, len(want))
 		diffLists(t, ids(plan), want)
 	}
+	if testing.Short() {
+		return
+	}
+	// With Recommends: the choices multiply (openssh-server pulls xauth
+	// and ncurses-term, mutt a whole MTA setup).
+	for _, name := range []string{"openssh-server", "mutt"} {
+		want := a.simulate(t, "-o", "APT::Install-Recommends=true", name)
+		plan, err := Resolve(context.Background(), pkgs, Request{Arch: "amd64", Include: []string{name}, Recommends: true})
+		if err != nil {
+			t.Errorf("%s with Recommends: %v", name, err)
+			continue
+		}
+		t.Logf("%s with Recommends: %d packages", name, len(want))
+		diffLists(t, ids(plan), want)
+	}
 }
 
 // TestSpeedAgainstAptGet times apt-get install --simulate and Resolve on
