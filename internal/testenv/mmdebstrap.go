@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,10 @@ func Mmdebstrap(t testing.TB, variant string, includes []string) string {
 	Tool(t, "dpkg")
 	archive := Archive(t)
 	keyring := Keyring(t)
+	// apt handles the request as a set, so the order given does not matter
+	// and is normalised for the cache key.
+	includes = append([]string(nil), includes...)
+	sort.Strings(includes)
 	args := []string{"--mode=root", "--variant=" + variant, "--keyring=" + keyring, "--quiet"}
 	if len(includes) > 0 {
 		args = append(args, "--include="+strings.Join(includes, ","))

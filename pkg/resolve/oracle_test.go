@@ -5,9 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/debatom/debatom/internal/testenv"
@@ -20,22 +18,8 @@ import (
 // installation that changes apt's choices.
 func mmdebstrapInstalled(t *testing.T, includes []string) []string {
 	t.Helper()
-	testenv.Root(t)
-	mm := testenv.Tool(t, "mmdebstrap")
-	testenv.Tool(t, "dpkg") // mmdebstrap drives the host's apt and dpkg
-	archive := testenv.Archive(t)
-	keyring := testenv.Keyring(t)
-	dir := filepath.Join(t.TempDir(), "root")
-	args := []string{"--mode=root", "--variant=minbase", "--keyring=" + keyring, "--quiet"}
-	if len(includes) > 0 {
-		args = append(args, "--include="+strings.Join(includes, ","))
-	}
-	args = append(args, "trixie", dir, "copy://"+archive)
-	cmd := exec.Command(mm, args...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("mmdebstrap %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	// Shared with the other oracle tests that need the same installation.
+	dir := testenv.Mmdebstrap(t, "minbase", includes)
 	f, err := os.Open(filepath.Join(dir, "var/lib/dpkg/status"))
 	if err != nil {
 		t.Fatal(err)
