@@ -37,6 +37,11 @@ func BenchmarkWrite(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.SetBytes(res.Bytes)
+				var out int64
+				for _, l := range res.Layers {
+					out += l.Size
+				}
+				b.ReportMetric(float64(out)/1e6, "MB-blobs")
 			}
 		})
 	}
