@@ -170,11 +170,11 @@ func TestBootUpgradeRollback(t *testing.T) {
 		}
 		// Root for the rest, through sudo (the user is in group sudo).
 		v.send("sudo -i\n")
-		if _, err := v.expect(regexp.MustCompile(`password for `+user), time.Minute); err != nil {
+		if _, err := v.expect(regexp.MustCompile(`password for `+user), 4*time.Minute); err != nil {
 			fail("sudo: %v", err)
 		}
 		v.send(password + "\n")
-		if _, err := v.expect(regexp.MustCompile(`# $|# `), time.Minute); err != nil {
+		if _, err := v.expect(regexp.MustCompile(`# $|# `), 4*time.Minute); err != nil {
 			fail("sudo -i: %v", err)
 		}
 		sh("stty -echo; export SYSTEMD_PAGER= PAGER=cat SYSTEMD_COLORS=0 TERM=dumb")
