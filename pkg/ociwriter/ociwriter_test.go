@@ -136,6 +136,25 @@ func TestImageContent(t *testing.T) {
 		}
 		return out
 	}
+	// The order ostree-ext's importer relies on: in the commit layer the
+	// commit is the first object file, followed by the root dirmeta; in
+	// every layer an object's xattrs come right before it.
+	for i, l := range m.Layers {
+		var objs []string
+		for _, h := range layerEntries(t, dir, l) {
+			if strings.HasPrefix(h.Name, "sysroot/ostree/repo/objects/") && h.Typeflag != tar.TypeDir {
+				objs = append(objs, h.Name)
+			}
+		}
+		if i == 0 && (len(objs) < 2 || objs[0] != objectPath(ostreerepo.ObjCommit, c) || !strings.HasSuffix(objs[1], ".dirmeta")) {
+			t.Errorf("commit layer objects start %q", objs[:min(len(objs), 2)])
+		}
+		for j, o := range objs {
+			if strings.HasSuffix(o, ".file") && (j == 0 || objs[j-1] != o+"-xattrs-link") {
+				t.Errorf("layer %d: %s not preceded by its xattrs", i, o)
+			}
+		}
+	}
 	commitLayer := names(m.Layers[0])
 	for _, p := range []string{".", "sysroot/ostree/repo/config", objectPath(ostreerepo.ObjCommit, c), "etc", "usr/bin", "var/tmp", "var/run", "etc/hostname", "usr/lib/sysimage/dpkg/status"} {
 		if commitLayer[p] == nil {
@@ -149,6 +168,11 @@ func TestImageContent(t *testing.T) {
 	for _, p := range []string{"usr/lib/modules/" + testKver + "/vmlinuz", "usr/lib/modules/" + testKver + "/initramfs.img"} {
 		if h := kernel[p]; h == nil || h.Typeflag != tar.TypeLink {
 			t.Errorf("kernel layer: %s missing or not a hard link", p)
+		}
+	}
+	for p, h := range kernel {
+		if h.Typeflag != tar.TypeDir && !strings.HasPrefix(p, "sysroot/") && !strings.HasPrefix(p, "usr/lib/modules/"+testKver+"/") {
+			t.Errorf("kernel layer holds %s", p)
 		}
 	}
 	if kernel["usr/lib/modules/"+testKver+"/modules.dep"] != nil {
