@@ -61,6 +61,7 @@ func owners(repo *ostreerepo.Repo, s *snapshot, kver string) (*ownership, error)
 		}
 	}
 	pathPkg := map[string]string{}
+	listed := map[string]bool{}
 	for _, f := range s.files {
 		dir, base := path.Split(f.path)
 		if dir != dpkgInfoDir+"/" || !strings.HasSuffix(base, ".list") {
@@ -70,6 +71,7 @@ func owners(repo *ostreerepo.Repo, s *snapshot, kver string) (*ownership, error)
 		if i := strings.IndexByte(pkg, ':'); i >= 0 {
 			pkg = pkg[:i] // libc6:amd64.list → libc6
 		}
+		listed[pkg] = true
 		rc, _, err := repo.OpenFile(f.csum)
 		if err != nil {
 			return nil, fmt.Errorf("dpkg file list of %s: %w", pkg, err)
@@ -89,6 +91,24 @@ func owners(repo *ostreerepo.Repo, s *snapshot, kver string) (*ownership, error)
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("dpkg file list of %s: %w", pkg, err)
+		}
+	}
+	// dpkg's own records of a package (info/PKG.list, .md5sums, scripts)
+	// travel with the package, so they change only when it does.
+	for _, f := range s.files {
+		dir, base := path.Split(f.path)
+		if dir != dpkgInfoDir+"/" {
+			continue
+		}
+		i := strings.LastIndexByte(base, '.')
+		if i <= 0 {
+			continue
+		}
+		pkg, _, _ := strings.Cut(base[:i], ":")
+		if listed[pkg] {
+			if _, ok := pathPkg[f.path]; !ok {
+				pathPkg[f.path] = pkg
+			}
 		}
 	}
 	o := &ownership{objPkg: map[string]string{}, pkgSize: map[string]int64{}}

@@ -197,6 +197,9 @@ func TestImageContent(t *testing.T) {
 	if beta["usr/bin/beta-merged"] == nil {
 		t.Errorf("beta's layer lacks usr/bin/beta-merged (listed as /bin/beta-merged)")
 	}
+	if beta["usr/lib/sysimage/dpkg/info/beta.list"] == nil || commitLayer["usr/lib/sysimage/dpkg/info/beta.list"] != nil {
+		t.Errorf("dpkg's beta.list belongs in beta's layer")
+	}
 	if h := beta["usr/share/beta/empty"]; h == nil || h.Typeflag != tar.TypeReg {
 		t.Errorf("an empty file must be a regular entry, not a link: %+v", h)
 	}
