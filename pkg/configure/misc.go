@@ -522,7 +522,6 @@ func contains(a []string, s string) bool {
 // notDerived names script commands whose effects configure does not
 // reproduce, and why; each call found is reported as a warning.
 var notDerived = map[string]string{
-	"dpkg-divert":            "diversions are not recorded",
 	"ucf":                    "only openssh-server's sshd_config is installed from ucf's source",
 	"bootctl":                "the ESP is written by the disk stage",
 	"grub-install":           "the bootloader is installed by the disk stage",
@@ -533,7 +532,6 @@ var notDerived = map[string]string{
 	"journalctl":             "the catalog is built at first boot",
 	"make-ssl-cert":          "snakeoil certificates are not made",
 	"debconf-set-selections": "debconf is not run; every question takes its default",
-	"update-rc.d":            "sysvinit rc?.d links; systemd starts the packages' native units",
 	"ucfr":                   "ucf's registry is not kept",
 }
 
@@ -547,9 +545,6 @@ func reportNotDerived(r *sysroot.Root) {
 				prog := path.Base(c.Args[0])
 				why, ok := notDerived[prog]
 				if !ok || seen[prog] {
-					continue
-				}
-				if prog == "dpkg-divert" && !contains(c.Args, "--add") {
 					continue
 				}
 				if prog == "ucf" && p.Name == "openssh-server" {

@@ -74,12 +74,17 @@ func validLevel(l string) bool {
 
 // Links returns the links "update-rc.d NAME defaults" makes for a script
 // with header h, as path (below etc/) and target, start links first.
-func Links(name string, h *Header) [][2]string {
+// disabled is "defaults-disabled": the start runlevels get K01 links too.
+func Links(name string, h *Header, disabled bool) [][2]string {
+	start := "S01"
+	if disabled {
+		start = "K01"
+	}
 	var out [][2]string
 	for _, set := range []struct {
 		prefix string
 		levels []string
-	}{{"S01", h.Start}, {"K01", h.Stop}} {
+	}{{start, h.Start}, {"K01", h.Stop}} {
 		for _, l := range set.levels {
 			out = append(out, [2]string{path.Join("etc", "rc"+l+".d", set.prefix+name), "../init.d/" + name})
 		}
@@ -87,7 +92,8 @@ func Links(name string, h *Header) [][2]string {
 	return out
 }
 
-// Configure runs the "update-rc.d NAME defaults" calls of the postinsts
+// Configure runs the "update-rc.d NAME defaults" (and defaults-disabled)
+// calls of the postinsts
 // in r.Packages order. Calls that only an upgrade makes (those under a
 // test of the previously installed version, "$2") and "remove" calls,
 // which a fresh system has nothing to remove for, are skipped.
@@ -104,11 +110,11 @@ func Configure(r *sysroot.Root) error {
 			for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 				args = args[1:] // -f, -n
 			}
-			if len(args) < 2 || args[1] != "defaults" {
+			if len(args) < 2 || args[1] != "defaults" && args[1] != "defaults-disabled" {
 				continue
 			}
-			if err := defaults(r, args[0]); err != nil {
-				return fmt.Errorf("%s postinst line %d: update-rc.d %s defaults: %w", p.Name, c.Line, args[0], err)
+			if err := defaults(r, args[0], args[1] == "defaults-disabled"); err != nil {
+				return fmt.Errorf("%s postinst line %d: update-rc.d %s %s: %w", p.Name, c.Line, args[0], args[1], err)
 			}
 		}
 	}
@@ -116,7 +122,7 @@ func Configure(r *sysroot.Root) error {
 }
 
 // defaults links script name unless it has links already.
-func defaults(r *sysroot.Root, name string) error {
+func defaults(r *sysroot.Root, name string, disabled bool) error {
 	if name == "" || strings.ContainsAny(name, "/$") {
 		return fmt.Errorf("init script name %q not usable", name)
 	}
@@ -138,7 +144,7 @@ func defaults(r *sysroot.Root, name string) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range Links(name, h) {
+	for _, l := range Links(name, h, disabled) {
 		dir := path.Dir(l[0])
 		if !r.Exists(dir) {
 			if err := r.Mkdir(dir, 0o755, 0, 0); err != nil {
@@ -149,7 +155,7 @@ func defaults(r *sysroot.Root, name string) error {
 			return err
 		}
 	}
-	r.Report.Notef("update-rc.d %s defaults: %d links", name, len(h.Start)+len(h.Stop))
+	r.Report.Notef("update-rc.d %s: %d links", name, len(h.Start)+len(h.Stop))
 	return nil
 }
 

@@ -65,7 +65,7 @@ func FuzzParseHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, l := range Links("x", h) {
+		for _, l := range Links("x", h, false) {
 			if !strings.HasPrefix(l[0], "etc/rc") || strings.Contains(l[0], "..") {
 				t.Fatalf("link %q outside etc/rc?.d", l[0])
 			}
@@ -112,6 +112,7 @@ func TestConfigure(t *testing.T) {
 			map[string]string{"etc/rcS.d/S01procps": "../init.d/procps"}},
 		{"upgrade only", "if dpkg --compare-versions \"$2\" lt 1; then\nupdate-rc.d ssh defaults\nfi\n", "", map[string]string{}},
 		{"remove", "update-rc.d ssh remove\n", "", map[string]string{}},
+		{"disabled", "update-rc.d procps defaults-disabled\n", "", map[string]string{"etc/rcS.d/K01procps": "../init.d/procps"}},
 		{"script absent", "update-rc.d nosuch defaults\n", "", map[string]string{}},
 		{"links exist", "update-rc.d ssh defaults\n", "etc/rc1.d/K20ssh", map[string]string{"etc/rc1.d/K20ssh": "../init.d/ssh"}},
 	} {
