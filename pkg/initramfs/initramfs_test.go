@@ -388,7 +388,6 @@ func TestBootQEMU(t *testing.T) {
 		t.Skip("boot test is slow")
 	}
 	root := archiveTree(t)
-	qemu := testenv.Tool(t, "qemu-system-x86_64")
 	mkfs := testenv.Tool(t, "mkfs.ext4")
 	img, err := Build(context.Background(), dirFS(root), Options{MTime: 1700000000})
 	if err != nil {
@@ -411,11 +410,22 @@ func TestBootQEMU(t *testing.T) {
 		t.Fatalf("kernels: %v", kernels)
 	}
 
+	bootQEMU(t, kernels[0], initrd, disk, "root=LABEL=root rw",
+		[]string{"Run /init as init process", "[vda]", "Mounted sysroot.mount", "Reached target initrd-root-fs.target", "Reached target initrd.target"})
+}
+
+// bootQEMU boots kernel+initrd on disk (virtio) under QEMU TCG and reads
+// the serial console until every wanted line has shown up, an emergency
+// shell or panic appears, or 15 minutes pass; on failure it prints the
+// last 50 console lines.
+func bootQEMU(t *testing.T, kernel, initrd, disk, cmdline string, want []string) {
+	t.Helper()
+	qemu := testenv.Tool(t, "qemu-system-x86_64")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, qemu, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
-		"-nographic", "-no-reboot", "-kernel", kernels[0], "-initrd", initrd,
-		"-append", "console=ttyS0 root=LABEL=root rw panic=-1 systemd.log_color=0 systemd.show_status=1 "+
+	cmd := exec.CommandContext(ctx, qemu, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "2048", "-smp", "1",
+		"-nographic", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
+		"-append", "console=ttyS0 "+cmdline+" panic=-1 systemd.log_color=0 systemd.show_status=1 "+
 			"systemd.default_device_timeout_sec=900 systemd.default_timeout_start_sec=900",
 		"-drive", "file="+disk+",if=virtio,format=raw")
 	stdout, err := cmd.StdoutPipe()
@@ -426,7 +436,6 @@ func TestBootQEMU(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Run /init as init process", "[vda]", "Mounted sysroot.mount", "Reached target initrd-root-fs.target", "Reached target initrd.target"}
 	seen := map[string]bool{}
 	var lines []string
 	sc := bufio.NewScanner(stdout)
@@ -535,4 +544,85 @@ func TestBuildWithDepmodFilesMatches(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("the image differs depending on whether the tree already had depmod's files")
 	}
+}
+
+// TestBootOSTreeDeployment makes a real OSTree deployment of the archive
+// tree with the ostree tool (kernel and this initramfs in
+// usr/lib/modules/KVER), puts the sysroot on an ext4 disk and boots the BLS
+// entry ostree wrote: ostree-prepare-root must set up the deployment and
+// systemd must switch into it.
+func TestBootOSTreeDeployment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boot test is slow")
+	}
+	testenv.Root(t) // the ostree commit must record root ownership
+	ostree := testenv.Tool(t, "ostree")
+	mkfs := testenv.Tool(t, "mkfs.ext4")
+	root := archiveTree(t)
+	kver := onlyKernel(t, root)
+	work := t.TempDir()
+	// ostree makes deployment directories immutable; undo that so the
+	// temporary directory can be removed (cleanups run last-in first-out).
+	chattr := testenv.Tool(t, "chattr")
+	t.Cleanup(func() {
+		deploys, _ := filepath.Glob(filepath.Join(work, "sysroot/ostree/deploy/*/deploy/*.0"))
+		for _, d := range deploys {
+			exec.Command(chattr, "-i", d).Run()
+		}
+	})
+	tree := filepath.Join(work, "tree")
+	run := func(name string, args ...string) {
+		t.Helper()
+		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v: %s", name, args, err, out)
+		}
+	}
+	// The bootable layout of DESIGN.md: /etc in /usr/etc, kernel and
+	// initramfs beside the modules, an empty /boot, /sysroot and /ostree.
+	run("cp", "-al", root, tree)
+	run("mv", filepath.Join(tree, "etc"), filepath.Join(tree, "usr/etc"))
+	kdir := filepath.Join(tree, "usr/lib/modules", kver)
+	run("cp", filepath.Join(tree, "boot/vmlinuz-"+kver), filepath.Join(kdir, "vmlinuz"))
+	run("rm", "-rf", filepath.Join(tree, "boot"))
+	os.Mkdir(filepath.Join(tree, "boot"), 0o755)
+	os.Mkdir(filepath.Join(tree, "sysroot"), 0o755)
+	os.Symlink("sysroot/ostree", filepath.Join(tree, "ostree"))
+	img, err := Build(context.Background(), dirFS(tree), Options{MTime: 1700000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(kdir, "initramfs.img"), img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sysroot := filepath.Join(work, "sysroot")
+	os.Mkdir(sysroot, 0o755)
+	run(ostree, "admin", "init-fs", sysroot)
+	run(ostree, "admin", "os-init", "debian", "--sysroot="+sysroot)
+	run(ostree, "--repo="+sysroot+"/ostree/repo", "commit", "-b", "debian/test", "--tree=dir="+tree,
+		"--owner-uid=0", "--owner-gid=0", "--no-xattrs", "--add-metadata-string=version=1")
+	run(ostree, "admin", "deploy", "--sysroot="+sysroot, "--os=debian", "debian/test", "--karg=root=LABEL=root", "--karg=rw")
+	entries, _ := filepath.Glob(filepath.Join(sysroot, "boot/loader/entries/*.conf"))
+	if len(entries) != 1 {
+		t.Fatalf("BLS entries: %v", entries)
+	}
+	bls, err := os.ReadFile(entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var options, linux, initrd string
+	for _, l := range strings.Split(string(bls), "\n") {
+		k, v, _ := strings.Cut(l, " ")
+		switch k {
+		case "options":
+			options = v
+		case "linux":
+			linux = filepath.Join(sysroot, "boot", v)
+		case "initrd":
+			initrd = filepath.Join(sysroot, "boot", v)
+		}
+	}
+	disk := filepath.Join(work, "disk.img")
+	run(mkfs, "-q", "-L", "root", "-d", sysroot, disk, "2G")
+	bootQEMU(t, linux, initrd, disk, options,
+		[]string{"Mounted sysroot.mount", "Finished ostree-prepare-root.service", "Reached target initrd.target", "Stopped initrd-switch-root.service"})
 }
