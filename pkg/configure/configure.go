@@ -95,6 +95,8 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		// After the steps that write their own /etc files from the same
 		// scripts (ca-certificates.conf), so their full versions win.
 		{"here-documents", func() error { return heredocFiles(r) }},
+		// After the steps that install the files ucf would have.
+		{"ucf", func() error { return ucfState(r) }},
 		{"diversions", func() error { return diversions.Configure(r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
 		{"report", func() error { reportNotDerived(r); return nil }},

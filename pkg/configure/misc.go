@@ -532,7 +532,6 @@ var notDerived = map[string]string{
 	"journalctl":             "the catalog is built at first boot",
 	"make-ssl-cert":          "snakeoil certificates are not made",
 	"debconf-set-selections": "debconf is not run; every question takes its default",
-	"ucfr":                   "ucf's registry is not kept",
 }
 
 // reportNotDerived warns, per package, about postinst and preinst calls
