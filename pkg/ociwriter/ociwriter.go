@@ -119,8 +119,11 @@ type Result struct {
 	Bytes    int64   `json:"bytes"` // tar bytes before compression
 }
 
-// Write writes commit from repo as an OCI image layout in dir (created if
-// missing; existing blobs are reused and index.json is replaced).
+// Write writes commit (a checksum or ref) from repo as an OCI image layout
+// in dir, created if missing; blobs already there are overwritten with the
+// same bytes and index.json is replaced. Layers are written in parallel,
+// one per core; each is reproducible on its own, so the result does not
+// depend on scheduling.
 func Write(ctx context.Context, repo *ostreerepo.Repo, commit string, dir string, opts Options) (*Result, error) {
 	commit, err := repo.ResolveRef(commit)
 	if err != nil {
