@@ -11,8 +11,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	fastxz "github.com/debatom/debatom/pkg/depmod/internal/xz"
-	"github.com/ulikunitz/xz"
+	"github.com/debatom/debatom/pkg/deb/xz"
 )
 
 // maxModuleSize bounds a decompressed module: the largest Debian 13 module
@@ -61,13 +60,9 @@ func Decompress(name string, data []byte) ([]byte, error) {
 	var r io.Reader
 	switch {
 	case strings.HasSuffix(name, ".xz"):
-		// The fast decoder handles how kernels compress modules; anything
-		// else goes to the general one.
-		out, err := fastxz.Decode(data, maxModuleSize)
-		if !errors.Is(err, fastxz.ErrUnsupported) {
-			return out, err
-		}
-		xr, err := xz.NewReader(bytes.NewReader(data))
+		// The same decoder that unpacks packages: kernels compress modules
+		// the way dpkg-deb compresses members (LZMA2 alone).
+		xr, err := xz.NewReader(bytes.NewReader(data), 64<<20)
 		if err != nil {
 			return nil, fmt.Errorf("xz: %w", err)
 		}
