@@ -27,9 +27,11 @@
 // (debatom-esp-sync.service, running /etc/debatom/esp-sync at boot and,
 // ordered before ostree-finalize-staged.service, again at shutdown) copies
 // new kernel directories and the current entries onto the ESP and points
-// loader.conf's default at the newest entry. `ostree admin upgrade`,
-// `deploy` and `rollback` therefore take effect at the next reboot as they
-// do with a bootloader that reads /boot itself. Secure Boot is not covered:
+// loader.conf's default at the newest entry (ostree numbers the default
+// deployment's entry highest). `ostree admin upgrade`, `deploy` and
+// `set-default` (a rollback) therefore take effect at the next reboot as
+// they do with a bootloader that reads /boot itself; pkg/diskimage/boottest
+// proves all three under QEMU. Secure Boot is not covered:
 // systemd-boot from the archive is not signed by a key OVMF trusts.
 package diskimage
 
