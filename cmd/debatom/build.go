@@ -44,8 +44,9 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&workers, "workers", 0, "packages unpacked at once (default: one per core)")
 	var format string
 	var disk diskFlags
-	fs.StringVar(&format, "format", "ostree", "outputs, comma-separated: ostree (always), raw (OUT/disk.raw), qcow2 (OUT/disk.qcow2)")
+	fs.StringVar(&format, "format", "ostree", "outputs, comma-separated: ostree (always), raw (OUT/disk.raw), qcow2 (OUT/disk.qcow2), oci (OUT/oci, a layout), oci-archive (OUT/oci.tar)")
 	disk.register(fs)
+	ociOptions := ociFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +74,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if err := disk.check(); err != nil {
+		return err
+	}
+	ociOpts, err := ociOptions()
+	if err != nil {
 		return err
 	}
 	ts, err := buildTime(stamp)
@@ -121,6 +126,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := writeDisks(ctx, res.Repo, res.Ref, res.Commit, out, formats, &disk, diskOut); err != nil {
 		return err
+	}
+	for _, f := range []struct{ format, name string }{{"oci", "oci"}, {"oci-archive", "oci.tar"}} {
+		if !formats[f.format] {
+			continue
+		}
+		p := filepath.Join(out, f.name)
+		if err := writeOCI(ctx, res, p, f.format, ociOpts); err != nil {
+			return err
+		}
+		fmt.Fprintf(diskOut, "%-9s %s\n", f.format, p)
 	}
 	switch {
 	case jsonOut:

@@ -129,11 +129,11 @@ func parseFormats(s string) (map[string]bool, error) {
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		switch f {
-		case "ostree", "raw", "qcow2":
+		case "ostree", "raw", "qcow2", "oci", "oci-archive":
 			out[f] = true
 		case "":
 		default:
-			return nil, fmt.Errorf("%w: unknown format %q (ostree, raw, qcow2)", errUsage, f)
+			return nil, fmt.Errorf("%w: unknown format %q (ostree, raw, qcow2, oci, oci-archive)", errUsage, f)
 		}
 	}
 	return out, nil
