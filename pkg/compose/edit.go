@@ -199,7 +199,7 @@ func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, er
 	if b.opts.NoInitramfs {
 		return "skipped (--no-initramfs)", nil
 	}
-	key := treeKey(b.tree, kver, fmt.Sprint(b.timestamp().Unix()), fmt.Sprint(b.tf.Initramfs.Modules))
+	key := treeKey(b.tree, kver, fmt.Sprint(b.timestamp().Unix()), fmt.Sprint(b.tf.Initramfs.Modules), fmt.Sprint(b.tf.Initramfs.Files))
 	art, cached := loadBootCache(b.opts.CacheDir, key)
 	if !cached {
 		fsys := b.tree.FS(contents{b.repo}.Open)
@@ -214,6 +214,7 @@ func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, er
 			KVer:    kver,
 			MTime:   b.timestamp().Unix(),
 			Modules: b.tf.Initramfs.Modules,
+			Files:   b.tf.Initramfs.Files,
 		})
 		if err != nil {
 			return "", err

@@ -74,6 +74,9 @@ type Options struct {
 	// Modules are loaded on top of DefaultModules; unlike those, each must
 	// exist in the kernel (as a module or built in).
 	Modules []string
+	// Files are paths of the tree copied in as well (programs get their
+	// libraries), for a treefile's initramfs.files; each must exist.
+	Files []string
 	// Depmod tunes the module index computation.
 	Depmod depmod.Options
 }
@@ -249,6 +252,11 @@ func Assemble(ctx context.Context, fsys FS, opts Options) (*Image, error) {
 	}
 	for _, it := range configFiles {
 		if err := b.add(it.path, it.required); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range opts.Files {
+		if err := b.add(strings.TrimPrefix(f, "/"), true); err != nil {
 			return nil, err
 		}
 	}

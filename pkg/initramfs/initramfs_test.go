@@ -380,6 +380,25 @@ func TestRequiredModuleMissing(t *testing.T) {
 	}
 }
 
+func TestExtraFiles(t *testing.T) {
+	root := archiveTree(t)
+	im, err := Assemble(context.Background(), dirFS(root), Options{Files: []string{"/usr/bin/nano"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, e := range im.Entries {
+		have[e.Name] = true
+	}
+	// nano and the curses library it needs.
+	if !have["usr/bin/nano"] || !have["usr/lib/x86_64-linux-gnu/libncursesw.so.6"] {
+		t.Errorf("extra file or its library missing")
+	}
+	if _, err := Assemble(context.Background(), dirFS(root), Options{Files: []string{"/usr/bin/no-such-tool"}}); err == nil || !strings.Contains(err.Error(), "no-such-tool") {
+		t.Errorf("missing extra file: err = %v", err)
+	}
+}
+
 // TestBootQEMU boots the cloud kernel with the image under QEMU (TCG) on a
 // tiny ext4 root and waits until systemd in the initrd has loaded
 // virtio_blk, mounted /sysroot and reached initrd.target.
