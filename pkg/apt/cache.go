@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/debatom/debatom/internal/atomicfile"
 	"github.com/debatom/debatom/pkg/deb822"
 )
 
@@ -181,7 +182,7 @@ func readIndexCache(dir, key string) ([]*Package, error) {
 }
 
 func writeIndexCache(dir, key string, pkgs []*Package) error {
-	if err := writeFileAtomic(indexCachePath(dir, key), encodeIndex(pkgs), 0o644); err != nil {
+	if err := atomicfile.WriteFile(indexCachePath(dir, key), encodeIndex(pkgs), 0o644); err != nil {
 		return fmt.Errorf("write index cache: %w", err)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/debatom/debatom/internal/atomicfile"
 )
 
 // LockVersion is the lockfile format version this package writes and reads.
@@ -100,7 +102,7 @@ func (l *Lock) WriteFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("lockfile %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, b, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("lockfile %s: %w", path, err)
 	}
 	return nil

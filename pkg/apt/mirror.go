@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/debatom/debatom/internal/atomicfile"
 )
 
 // WriteMirror lays out, under dir, a mirror holding exactly what the lock
@@ -28,7 +30,7 @@ func WriteMirror(ctx context.Context, ix *Index, lock *Lock, f *Fetcher, dir str
 	c := newClient(opts.HTTPClient, opts.StallTimeout)
 	for _, si := range ix.Sources {
 		sd := filepath.Join(dir, "dists", si.Source.Suite)
-		if err := writeFileAtomic(filepath.Join(sd, "InRelease"), si.InRelease, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(sd, "InRelease"), si.InRelease, 0o644); err != nil {
 			return fmt.Errorf("mirror %s: %w", dir, err)
 		}
 		for _, file := range si.Files {
@@ -37,7 +39,7 @@ func WriteMirror(ctx context.Context, ix *Index, lock *Lock, f *Fetcher, dir str
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(filepath.Join(sd, filepath.FromSlash(fh.Path)), data, 0o644); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(sd, filepath.FromSlash(fh.Path)), data, 0o644); err != nil {
 				return fmt.Errorf("mirror %s: %w", dir, err)
 			}
 		}

@@ -6,10 +6,10 @@ import (
 	"encoding/binary"
 	"encoding/gob"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/debatom/debatom/internal/atomicfile"
 	"github.com/debatom/debatom/pkg/fstree"
 )
 
@@ -91,21 +91,5 @@ func storeBootCache(cacheDir, key string, a *bootArtefacts) error {
 	if err := gob.NewEncoder(&buf).Encode(a); err != nil {
 		return err
 	}
-	dst := bootCachePath(cacheDir, key)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("boot cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return atomicfile.WriteFile(bootCachePath(cacheDir, key), buf.Bytes(), 0o644)
 }

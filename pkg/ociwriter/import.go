@@ -19,6 +19,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/debatom/debatom/internal/atomicfile"
 	"github.com/debatom/debatom/pkg/fstree"
 	"github.com/debatom/debatom/pkg/gvariant"
 	"github.com/debatom/debatom/pkg/ostreerepo"
@@ -347,7 +348,7 @@ func writeCommitMeta(repo *ostreerepo.Repo, commit string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, commit[2:]+".commitmeta"), b)
+	return atomicfile.WriteFile(filepath.Join(dir, commit[2:]+".commitmeta"), b, 0o644)
 }
 
 // checkComplete walks the imported commit and fails if any object it

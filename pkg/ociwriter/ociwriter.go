@@ -30,6 +30,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/debatom/debatom/internal/atomicfile"
 	"github.com/debatom/debatom/pkg/ostreerepo"
 )
 
@@ -409,10 +410,10 @@ func writeManifest(dir string, s *snapshot, kver string, layers []Layer, opts Op
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "index.json"), ib); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "index.json"), ib, 0o644); err != nil {
 		return nil, err
 	}
 	res.Manifest, res.Config = md, cd
@@ -428,32 +429,8 @@ func sha256Digest(b []byte) string {
 func writeBlob(dir string, b []byte) (string, error) {
 	sum := sha256.Sum256(b)
 	dg := hex.EncodeToString(sum[:])
-	if err := writeFileAtomic(filepath.Join(dir, "blobs", "sha256", dg), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "blobs", "sha256", dg), b, 0o644); err != nil {
 		return "", err
 	}
 	return "sha256:" + dg, nil
-}
-
-// writeFileAtomic writes via a temporary name and renames, so a reader never
-// sees half a file.
-func writeFileAtomic(p string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
 }

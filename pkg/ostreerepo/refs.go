@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/debatom/debatom/internal/atomicfile"
 	"github.com/debatom/debatom/pkg/gvariant"
 )
 
@@ -51,7 +52,7 @@ func (r *Repo) SetRef(ref, csum string) error {
 	if err := r.Sync(); err != nil {
 		return fmt.Errorf("set ref %s: %w", ref, err)
 	}
-	if err := writeFileAtomic(p, []byte(csum+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(p, []byte(csum+"\n"), 0o644); err != nil {
 		return fmt.Errorf("set ref %s: %w", ref, err)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/debatom/debatom/internal/atomicfile"
 )
 
 // Mode is a repository's storage mode.
@@ -103,7 +105,7 @@ func Create(dir string, mode Mode) (*Repo, error) {
 		}
 	}
 	config := fmt.Sprintf("[core]\nrepo_version=1\nmode=%s\n", mode)
-	if err := writeFileAtomic(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
 		return nil, fmt.Errorf("create ostree repo: %w", err)
 	}
 	return &Repo{dir: dir, mode: mode, level: DefaultCompressionLevel}, nil
@@ -187,30 +189,4 @@ func (r *Repo) ensureObjDir(csum string) error {
 		}
 	})
 	return r.objerrs[i]
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

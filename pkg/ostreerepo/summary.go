@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/debatom/debatom/internal/atomicfile"
 	"github.com/debatom/debatom/pkg/gvariant"
 )
 
@@ -84,7 +85,7 @@ func (r *Repo) UpdateSummary() error {
 	if err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(r.dir, "summary"), b, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(r.dir, "summary"), b, 0o644); err != nil {
 		return fmt.Errorf("write summary of %s: %w", r.dir, err)
 	}
 	return nil
