@@ -47,9 +47,17 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&format, "format", "ostree", "outputs, comma-separated: ostree (always), raw (OUT/disk.raw), qcow2 (OUT/disk.qcow2), oci (OUT/oci, a layout), oci-archive (OUT/oci.tar)")
 	disk.register(fs)
 	ociOptions := ociFlags(fs)
+	var cpuProfile, memProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the build to `FILE` (go tool pprof)")
+	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile at the end of the build to `FILE`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := startProfiles(cpuProfile, memProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if listVariants {
 		for _, v := range treefile.Variants() {
 			fmt.Fprintln(stdout, v)
@@ -60,7 +68,6 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: unexpected argument %q (a treefile is given with -f)", errUsage, fs.Arg(0))
 	}
 	var tf *treefile.Treefile
-	var err error
 	if file != "" {
 		tf, err = treefile.Load(file)
 	} else {
