@@ -1,16 +1,31 @@
 package compose
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
 	"github.com/debatom/debatom/internal/testenv"
 	"github.com/debatom/debatom/pkg/apt"
+	"github.com/debatom/debatom/pkg/deb/debtest"
+	"github.com/debatom/debatom/pkg/ostreerepo"
 	"github.com/debatom/debatom/pkg/treefile"
 )
 
@@ -194,4 +209,248 @@ func res2timestamp(t *testing.T, repoDir, commit string) time.Time {
 	}
 	t.Fatalf("no date in %s", out)
 	return time.Time{}
+}
+
+// The conflict archive (testdata/conflict-archive) is a tiny signed apt
+// repository: alpha and gamma install side by side, beta ships alpha's
+// conflictPath without Replaces. It is checked in, with the public key
+// that signed it, so that cmd/debatom's tests can build from it too;
+// `go test -run TestConflictArchive -update` writes it again.
+const (
+	conflictArchive = "testdata/conflict-archive"
+	conflictPath    = "/usr/share/tiny/shared.conf"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/conflict-archive with a new throwaway key")
+
+type tinyPackage struct {
+	name, version string
+	files         map[string]string // path without the leading "/" → content
+}
+
+var conflictPackages = []tinyPackage{
+	{"alpha", "1.0-1", map[string]string{"usr/share/tiny/shared.conf": "alpha\n", "usr/share/doc/alpha/README": "alpha\n",
+		// configure wants the accounts a system starts with.
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "etc/group": "root:x:0:\n"}},
+	{"beta", "2.0-1", map[string]string{"usr/share/tiny/shared.conf": "beta\n", "usr/share/doc/beta/README": "beta\n"}},
+	{"gamma", "3.0-1", map[string]string{"usr/share/gamma/data": "gamma\n",
+		// The OSTree layout wants a kernel; the builds skip the initramfs.
+		"usr/lib/modules/6.12.0-tiny/vmlinuz": "not a kernel\n"}},
+}
+
+// TestConflictArchive checks that the checked-in archive still holds what
+// the tests below rely on (and rewrites it with -update).
+func TestConflictArchive(t *testing.T) {
+	if *update {
+		writeConflictArchive(t, conflictArchive)
+	}
+	idx, err := apt.LoadIndex(context.Background(), conflictSources(t), apt.Options{Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range idx.Packages {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	if got := strings.Join(names, " "); got != "alpha beta gamma" {
+		t.Fatalf("conflict archive holds %q, want alpha beta gamma", got)
+	}
+}
+
+func conflictSources(t *testing.T) []apt.Source {
+	abs, err := filepath.Abs(conflictArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []apt.Source{{URL: "file://" + abs, Suite: "trixie", Components: []string{"main"}, Keyring: filepath.Join(abs, "keyring.gpg")}}
+}
+
+// writeConflictArchive writes conflictPackages as a repository signed by a
+// fresh ed25519 key whose public half is dir/keyring.gpg.
+func writeConflictArchive(t *testing.T, dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	write := func(rel string, data []byte) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var index strings.Builder
+	for _, p := range conflictPackages {
+		control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: T <t@example.org>\nPriority: optional\nSection: misc\nInstalled-Size: 1\nDescription: conflict test package %s\n", p.name, p.version, p.name)
+		entries := []debtest.Entry{debtest.Dir("./", 0o755)}
+		seen := map[string]bool{}
+		var paths []string
+		for f := range p.files {
+			paths = append(paths, f)
+		}
+		sort.Strings(paths)
+		for _, f := range paths {
+			for d := path.Dir(f); d != "."; d = path.Dir(d) {
+				seen[d] = true
+			}
+		}
+		var dirs []string
+		for d := range seen {
+			dirs = append(dirs, d)
+		}
+		sort.Strings(dirs)
+		for _, d := range dirs {
+			entries = append(entries, debtest.Dir("./"+d+"/", 0o755))
+		}
+		for _, f := range paths {
+			entries = append(entries, debtest.File("./"+f, 0o644, p.files[f]))
+		}
+		deb := debtest.Build(debtest.Package{Control: control, Data: entries})
+		fn := fmt.Sprintf("pool/main/%c/%s/%s_%s_amd64.deb", p.name[0], p.name, p.name, p.version)
+		write(fn, deb)
+		sum := sha256.Sum256(deb)
+		fmt.Fprintf(&index, "%sFilename: %s\nSize: %d\nSHA256: %x\n\n", control, fn, len(deb), sum)
+	}
+	packages := []byte(index.String())
+	write("dists/trixie/main/binary-amd64/Packages", packages)
+	sum := sha256.Sum256(packages)
+	release := fmt.Sprintf("Origin: debatom test\nSuite: stable\nCodename: trixie\nDate: Sat, 21 Nov 2026 09:15:44 UTC\n"+
+		"Architectures: amd64\nComponents: main\nSHA256:\n %x %d main/binary-amd64/Packages\n", sum, len(packages))
+
+	key, err := openpgp.NewEntity("debatom conflict test", "", "test@example.org",
+		&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, DefaultHash: crypto.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	if err := key.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	write("keyring.gpg", pub.Bytes())
+	var signed bytes.Buffer
+	w, err := clearsign.Encode(&signed, key.PrivateKey, &packet.Config{DefaultHash: crypto.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, release); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	write("dists/trixie/InRelease", signed.Bytes())
+}
+
+// repoState is what a failed build must leave as it was: the refs and the
+// set of commit objects.
+func repoState(t *testing.T, repoDir string) (refs map[string]string, commits []string) {
+	t.Helper()
+	repo, err := ostreerepo.Open(repoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err = repo.ListRefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits, err = filepath.Glob(filepath.Join(repoDir, "objects", "*", "*.commit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return refs, commits
+}
+
+// TestBuildBadInput: each kind of bad input gives one clear line, and an
+// existing ref in the output repository (from a good build into the same
+// directory) is left as it was, with no new commit.
+func TestBuildBadInput(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	out, cache := filepath.Join(dir, "out"), filepath.Join(dir, "cache")
+	srcs := conflictSources(t)
+	treefileText := func(pkgs string) string {
+		return "ref: test/conflict\npackages: [" + pkgs + "]\n"
+	}
+	writeFile := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	build := func(file string) error {
+		tf, err := treefile.Load(file)
+		if err != nil {
+			return err
+		}
+		_, err = Build(ctx, Options{Treefile: tf, Sources: srcs, OutDir: out, CacheDir: cache, NoInitramfs: true})
+		return err
+	}
+
+	good, err := treefile.Load(writeFile("good.yaml", treefileText("alpha, gamma")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(ctx, Options{Treefile: good, Sources: srcs, OutDir: out, CacheDir: cache, NoInitramfs: true})
+	if err != nil {
+		t.Fatalf("good build: %v", err)
+	}
+	refsBefore, commitsBefore := repoState(t, res.RepoDir)
+	if refsBefore["test/conflict"] != res.Commit || len(commitsBefore) != 1 {
+		t.Fatalf("after the good build: refs %v, commits %v; want test/conflict → %s", refsBefore, commitsBefore, res.Commit)
+	}
+
+	tests := []struct {
+		name string
+		run  func() error
+		want []string // substrings of the one-line error
+	}{
+		{"file conflict", func() error {
+			return build(writeFile("conflict.yaml", treefileText("alpha, beta, gamma")))
+		}, []string{"assemble:", "trying to overwrite " + conflictPath, "alpha", "beta", "does not Replace it"}},
+		{"unknown package", func() error {
+			return build(writeFile("unknown.yaml", treefileText("alpha, no-such-package-xyz")))
+		}, []string{"plan:", "no-such-package-xyz"}},
+		{"typo'd key", func() error {
+			return build(writeFile("typo.yaml", "ref: test/conflict\npakages: [alpha]\n"))
+		}, []string{"typo.yaml:2", "pakages"}},
+		{"include cycle", func() error {
+			writeFile("cycle-b.yaml", "include: cycle-a.yaml\n")
+			return build(writeFile("cycle-a.yaml", "include: cycle-b.yaml\n"+treefileText("alpha")))
+		}, []string{"include cycle", "cycle-a.yaml", "cycle-b.yaml"}},
+		{"unknown variant", func() error {
+			_, err := treefile.LoadVariant("no-such-variant")
+			return err
+		}, []string{`unknown variant "no-such-variant"`, "base"}},
+		{"unknown included variant", func() error {
+			return build(writeFile("variant.yaml", "include: no-such-variant.yaml\n"+treefileText("alpha")))
+		}, []string{"no-such-variant.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run()
+			if err == nil {
+				t.Fatal("bad input built")
+			}
+			msg := err.Error()
+			t.Log(msg)
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line:\n%s", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			refs, commits := repoState(t, res.RepoDir)
+			if !reflect.DeepEqual(refs, refsBefore) {
+				t.Errorf("refs after the failed build: %v, before: %v", refs, refsBefore)
+			}
+			if !reflect.DeepEqual(commits, commitsBefore) {
+				t.Errorf("commit objects after the failed build: %v, before: %v", commits, commitsBefore)
+			}
+		})
+	}
 }
