@@ -13,6 +13,7 @@ package configure
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/debatom/debatom/pkg/configure/accounts"
@@ -59,12 +60,28 @@ type Options struct {
 	// ESP is the fstab source of the EFI system partition the OSTree
 	// layout mounts at /efi (default "PARTLABEL=ESP").
 	ESP string
+	// CacheDir, when set, is where facts read from file contents (the
+	// sonames ld.so.cache lists) are kept between builds, by content
+	// checksum, so a rebuild need not read the libraries again.
+	CacheDir string
 }
+
+// factsFile is the ld.so.cache facts file in Options.CacheDir.
+const factsFile = "ldcache-facts"
 
 // Configure edits t in place. pkgs may be in any order; c reads file
 // contents that are not inline (nil when all are).
 func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package, opts Options) (*Report, error) {
 	r := sysroot.New(t, c, sysroot.ConfigureOrder(pkgs))
+	var facts *ldcache.Facts
+	if opts.CacheDir != "" {
+		var err error
+		facts, err = ldcache.LoadFacts(filepath.Join(opts.CacheDir, factsFile))
+		if err != nil {
+			// Not trusted, not fatal: the libraries are read again.
+			r.Report.Notef("%v; reading libraries afresh", err)
+		}
+	}
 	// deb-systemd-helper defers to systemctl once systemd is installed:
 	// for everything but the Essential packages, which come first.
 	essential, _ := sysroot.Phases(pkgs)
@@ -90,7 +107,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"alternatives", func() error { _, err := alternatives.Configure(r); return err }},
 		{"units", func() error { return units.Configure(r, opts.Units, haveSystemctl) }},
 		{"update-rc.d", func() error { return rcd.Configure(r) }},
-		{"ld.so.cache", func() error { return ldcache.Configure(ctx, r) }},
+		{"ld.so.cache", func() error { return ldcache.Configure(ctx, r, facts) }},
 		{"ca-certificates", func() error { return cacerts.Configure(r) }},
 		// After the steps that write their own /etc files from the same
 		// scripts (ca-certificates.conf), so their full versions win.
@@ -107,6 +124,11 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		}
 		if err := s.run(); err != nil {
 			return nil, fmt.Errorf("configure: %s: %w", s.name, err)
+		}
+	}
+	if facts != nil {
+		if err := facts.Save(filepath.Join(opts.CacheDir, factsFile)); err != nil {
+			r.Report.Warnf("", "%v", err)
 		}
 	}
 	if opts.OSTree {

@@ -12,9 +12,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/debatom/debatom/pkg/configure/sysroot"
 	"github.com/debatom/debatom/pkg/fstree"
@@ -298,46 +302,75 @@ func Dirs(r *sysroot.Root) ([]string, error) {
 }
 
 // Scan finds the libraries in dirs, following ldconfig's search_dir.
-func Scan(ctx context.Context, r *sysroot.Root, dirs []string) ([]Entry, error) {
-	var out []Entry
+// facts, when not nil, supplies what earlier builds read from the same
+// content objects and receives what this scan reads.
+func Scan(ctx context.Context, r *sysroot.Root, dirs []string, facts *Facts) ([]Entry, error) {
+	type cand struct {
+		name, realPath string
+		isLink         bool
+	}
+	type scanDir struct {
+		dir   string
+		cands []cand
+	}
+	// First the candidates of every directory, so their files can be read
+	// in parallel before ldconfig's order-dependent choice below.
+	var sds []scanDir
+	files := map[string]*fstree.Entry{}
+	var order []string
 	realSeen := map[string]bool{}
 	for _, d := range dirs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		rd, e, err := r.Lookup(d)
 		if err != nil || e == nil || e.Kind != fstree.Dir || realSeen[rd] {
 			continue // missing, or the same directory under another name
 		}
 		realSeen[rd] = true
-		type dlib struct {
-			name, soname string
-			flags        int32
-			isLink       bool
-		}
-		var libs []*dlib
+		sd := scanDir{dir: d}
 		for _, name := range r.Tree.Children(rd) {
 			if !(strings.HasPrefix(name, "lib") || strings.HasPrefix(name, "ld-")) || !strings.Contains(name, ".so") {
 				continue
 			}
 			p := path.Join(rd, name)
 			ent := r.Tree.Get(p)
-			isLink := ent.Kind == fstree.Symlink
 			realPath, target, err := r.Lookup(p)
 			if err != nil || target == nil || target.Kind != fstree.File {
 				continue
 			}
-			soname, flags, ok := readELF(r, realPath, target)
-			if !ok {
+			sd.cands = append(sd.cands, cand{name: name, realPath: realPath, isLink: ent.Kind == fstree.Symlink})
+			if _, ok := files[realPath]; !ok {
+				files[realPath] = target
+				order = append(order, realPath)
+			}
+		}
+		sds = append(sds, sd)
+	}
+	found, err := readAll(ctx, r, order, files, facts)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []Entry
+	for _, sd := range sds {
+		type dlib struct {
+			name, soname string
+			flags        int32
+			isLink       bool
+		}
+		var libs []*dlib
+		for _, c := range sd.cands {
+			name, isLink := c.name, c.isLink
+			fa := found[c.realPath]
+			if !fa.ok {
 				continue
 			}
+			soname, flags := fa.soname, fa.flags
 			if soname == "" {
 				soname = name
 			}
 			if isLink {
 				// A link is kept as itself only when it points at its
 				// soname or is the .so link for ld(1).
-				rb := path.Base(realPath)
+				rb := path.Base(c.realPath)
 				if rb != soname && !(strings.HasSuffix(rb, ".so") && strings.HasPrefix(soname, rb)) {
 					isLink = false
 				}
@@ -359,25 +392,108 @@ func Scan(ctx context.Context, r *sysroot.Root, dirs []string) ([]Entry, error) 
 			}
 		}
 		for _, l := range libs {
-			out = append(out, Entry{Flags: l.flags, Key: l.soname, Path: path.Join(d, l.soname), serial: len(out) + 1})
+			out = append(out, Entry{Flags: l.flags, Key: l.soname, Path: path.Join(sd.dir, l.soname), serial: len(out) + 1})
 		}
 	}
 	return out, nil
 }
 
+// readAll returns the facts of the files at paths (entries in files):
+// from facts when known there, else read, on as many workers as the
+// process may run at once, since inflating libraries is most of a cold
+// scan.
+func readAll(ctx context.Context, r *sysroot.Root, paths []string, files map[string]*fstree.Entry, facts *Facts) (map[string]fact, error) {
+	out := make(map[string]fact, len(paths))
+	var todo []string
+	for _, p := range paths {
+		e := files[p]
+		if e.Size < 64 {
+			out[p] = fact{} // too small to be an ELF object
+			continue
+		}
+		if facts != nil && e.Data == nil && e.Object != "" {
+			if v, ok := facts.get(e.Object); ok {
+				out[p] = v
+				continue
+			}
+		}
+		todo = append(todo, p)
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	read := make([]fact, len(todo))
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	next := make(chan int)
+	g.Go(func() error {
+		defer close(next)
+		for i := range todo {
+			select {
+			case next <- i:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for range workers {
+		g.Go(func() error {
+			for i := range next {
+				e := files[todo[i]]
+				v, readable := readELF(r, todo[i], e)
+				read[i] = v
+				// An unreadable file is skipped, as ldconfig skips it,
+				// but that says nothing about the content: not kept.
+				if readable && facts != nil && e.Data == nil && e.Object != "" {
+					facts.put(e.Object, v)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, p := range todo {
+		out[p] = read[i]
+	}
+	return out, nil
+}
+
 // readELF returns a shared object's soname and cache flags; ok is false
-// for files ldconfig ignores (not ELF, another architecture).
-func readELF(r *sysroot.Root, p string, e *fstree.Entry) (string, int32, bool) {
-	if e.Size < 64 {
-		return "", 0, false
+// for files ldconfig ignores (not ELF, another architecture, unreadable).
+// readable is false when the content could not be read at all.
+func readELF(r *sysroot.Root, p string, e *fstree.Entry) (v fact, readable bool) {
+	if e.Data != nil {
+		return elfFacts(bytes.NewReader(e.Data)), true
 	}
-	b, err := r.ReadFile(p)
-	if err != nil || len(b) < 4 || string(b[:4]) != elf.ELFMAG {
-		return "", 0, false
-	}
-	f, err := elf.NewFile(bytes.NewReader(b))
+	rc, err := r.Contents.Open(p, e)
 	if err != nil {
-		return "", 0, false
+		return fact{}, false
+	}
+	defer rc.Close()
+	// An object stored uncompressed can be read in place: debug/elf then
+	// reads only the headers and the dynamic section.
+	if ra, ok := rc.(io.ReaderAt); ok {
+		return elfFacts(ra), true
+	}
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return fact{}, false
+	}
+	return elfFacts(bytes.NewReader(b)), true
+}
+
+// elfFacts reads the soname and flags of the ELF object in ra.
+func elfFacts(ra io.ReaderAt) fact {
+	var m [4]byte
+	if _, err := ra.ReadAt(m[:], 0); err != nil || string(m[:]) != elf.ELFMAG {
+		return fact{}
+	}
+	f, err := elf.NewFile(ra)
+	if err != nil {
+		return fact{}
 	}
 	defer f.Close()
 	var flags int32
@@ -387,13 +503,13 @@ func readELF(r *sysroot.Root, p string, e *fstree.Entry) (string, int32, bool) {
 	case f.Class == elf.ELFCLASS32 && f.Machine == elf.EM_386:
 		flags = FlagELFLibc6
 	default:
-		return "", 0, false
+		return fact{}
 	}
 	names, err := f.DynString(elf.DT_SONAME)
 	if err != nil || len(names) == 0 {
-		return "", flags, true
+		return fact{flags: flags, ok: true}
 	}
-	return names[0], flags, true
+	return fact{soname: names[0], flags: flags, ok: true}
 }
 
 // Generator is the string ldconfig records as the cache's author; the
@@ -414,13 +530,13 @@ func Generator(r *sysroot.Root) string {
 	return "ldconfig (Debian GLIBC " + p.Version + ") stable release version " + up
 }
 
-// Configure writes etc/ld.so.cache.
-func Configure(ctx context.Context, r *sysroot.Root) error {
+// Configure writes etc/ld.so.cache. facts may be nil; see Scan.
+func Configure(ctx context.Context, r *sysroot.Root, facts *Facts) error {
 	dirs, err := Dirs(r)
 	if err != nil {
 		return fmt.Errorf("ld.so.conf: %w", err)
 	}
-	es, err := Scan(ctx, r, dirs)
+	es, err := Scan(ctx, r, dirs, facts)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func tree(t *testing.T) *sysroot.Root {
 
 func TestConfigure(t *testing.T) {
 	r := tree(t)
-	if err := Configure(context.Background(), r); err != nil {
+	if err := Configure(context.Background(), r, nil); err != nil {
 		t.Fatal(err)
 	}
 	b, err := r.ReadFile("etc/ld.so.cache")
