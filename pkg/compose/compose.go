@@ -380,7 +380,8 @@ func (b *builder) configureStage(ctx context.Context, st *progress.Stage) (strin
 			Mask:          b.tf.Units.Mask,
 			DefaultTarget: b.tf.DefaultTarget,
 		},
-		Now: b.timestamp(),
+		Now:      b.timestamp(),
+		CacheDir: b.opts.CacheDir,
 	}
 	report, err := configure.Configure(ctx, b.tree, c, b.pkgs, opts)
 	if err != nil {
