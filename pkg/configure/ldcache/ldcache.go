@@ -320,6 +320,9 @@ func Scan(ctx context.Context, r *sysroot.Root, dirs []string, facts *Facts) ([]
 	var order []string
 	realSeen := map[string]bool{}
 	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		rd, e, err := r.Lookup(d)
 		if err != nil || e == nil || e.Kind != fstree.Dir || realSeen[rd] {
 			continue // missing, or the same directory under another name
@@ -429,6 +432,9 @@ func readAll(ctx context.Context, r *sysroot.Root, paths []string, files map[str
 	g.Go(func() error {
 		defer close(next)
 		for i := range todo {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
 			select {
 			case next <- i:
 			case <-gctx.Done():
