@@ -89,16 +89,9 @@ func (r *repoFlags) sources() ([]apt.Source, error) {
 		src.Components = []string{"main"}
 	}
 	if src.URL == "" || src.Keyring == "" {
-		host, err := apt.ReadHostSources(r.aptRoot)
+		found, _, err := apt.ReadHostMirror(r.aptRoot)
 		if err != nil {
 			return nil, err
-		}
-		var found *apt.Source
-		for i, h := range host {
-			if isDebianMirror(h.URL) {
-				found = &host[i]
-				break
-			}
 		}
 		switch {
 		case found == nil && src.URL == "":
@@ -123,12 +116,6 @@ func (r *repoFlags) sources() ([]apt.Source, error) {
 		out = append(out, e)
 	}
 	return out, nil
-}
-
-// isDebianMirror reports whether a host source is a Debian archive mirror
-// (not security, which has its own suites, and not a third-party repo).
-func isDebianMirror(u string) bool {
-	return strings.HasSuffix(u, "/debian") && !strings.Contains(u, "security")
 }
 
 func (r *repoFlags) options() apt.Options {

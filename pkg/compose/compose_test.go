@@ -454,3 +454,49 @@ func TestBuildBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestSourcesFromHost: without treefile sources or --mirror, the host's
+// Debian mirror (apt.ReadHostMirror) is used for the target suites, with
+// its security mirror for the release itself.
+func TestSourcesFromHost(t *testing.T) {
+	root := t.TempDir()
+	list := filepath.Join(root, "etc/apt/sources.list")
+	if err := os.MkdirAll(filepath.Dir(list), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := "deb http://example.org/other stable main\n" +
+		"deb http://security.debian.org/debian-security bookworm-security main\n" +
+		"deb [signed-by=/k.gpg] http://ftp.de.debian.org/debian/ bookworm main\n"
+	if err := os.WriteFile(list, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const kr = "/usr/share/keyrings/debian-archive-keyring.gpg"
+	tests := []struct {
+		o    SourceOverrides
+		want []string // "URL suite keyring"
+	}{
+		{SourceOverrides{}, []string{
+			"http://security.debian.org/debian-security trixie-security " + kr,
+			"http://ftp.de.debian.org/debian trixie /k.gpg"}},
+		{SourceOverrides{Suite: "forky,trixie-updates", Keyring: "/o.gpg"}, []string{
+			"http://security.debian.org/debian-security forky-security /o.gpg",
+			"http://ftp.de.debian.org/debian forky /o.gpg",
+			"http://ftp.de.debian.org/debian trixie-updates /o.gpg"}},
+	}
+	for _, tt := range tests {
+		srcs, err := Sources(&treefile.Treefile{}, tt.o, "amd64", root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range srcs {
+			got = append(got, s.URL+" "+s.Suite+" "+s.Keyring)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("overrides %+v:\ngot  %q\nwant %q", tt.o, got, tt.want)
+		}
+	}
+	if _, err := Sources(&treefile.Treefile{}, SourceOverrides{}, "amd64", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no Debian mirror") {
+		t.Errorf("a host without Debian sources: err = %v", err)
+	}
+}

@@ -56,14 +56,15 @@ func Sources(tf *treefile.Treefile, o SourceOverrides, arch, hostRoot string) ([
 		}
 		return out, nil
 	}
-	host, err := apt.ReadHostSources(hostRoot)
+	mirror, security, err := apt.ReadHostMirror(hostRoot)
 	if err != nil {
 		return nil, fmt.Errorf("reading the host's apt sources: %w", err)
 	}
+	host := security
+	if mirror != nil {
+		host = append(host, *mirror)
+	}
 	for _, h := range host {
-		if !isDebianArchive(h.URL) {
-			continue
-		}
 		kr := pick(o.Keyring, h.Keyring)
 		if kr == "" && h.SignedBy == "" {
 			kr = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -77,9 +78,6 @@ func Sources(tf *treefile.Treefile, o SourceOverrides, arch, hostRoot string) ([
 				continue
 			}
 			out = append(out, apt.Source{URL: h.URL, Suite: suite, Components: []string{"main"}, Keyring: kr, SignedBy: h.SignedBy})
-		}
-		if len(out) > 0 && !strings.HasSuffix(strings.TrimRight(h.URL, "/"), "-security") {
-			break // one mirror is enough; a security source may follow
 		}
 	}
 	out = dedupe(out)
@@ -96,11 +94,6 @@ func checkSources(ss []apt.Source) error {
 		}
 	}
 	return nil
-}
-
-func isDebianArchive(url string) bool {
-	u := strings.TrimRight(url, "/")
-	return strings.HasSuffix(u, "/debian") || strings.HasSuffix(u, "/debian-security")
 }
 
 func dedupe(ss []apt.Source) []apt.Source {
