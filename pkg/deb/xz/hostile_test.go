@@ -52,7 +52,7 @@ func TestChecksAndBlocks(t *testing.T) {
 		{"many blocks", uxz.CRC64, 10_000},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decode(compress(t, data, tt.check, tt.block))
+			got, err := decode(t, compress(t, data, tt.check, tt.block))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +98,7 @@ func TestXzUtilsShapes(t *testing.T) {
 		{"small dict", text, []string{"-c", "--lzma2=dict=4KiB"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decode(run(tt.data, tt.args...))
+			got, err := decode(t, run(tt.data, tt.args...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,15 +109,15 @@ func TestXzUtilsShapes(t *testing.T) {
 	}
 	a, b := run(text[:1000], "-c"), run(random[:1000], "-c")
 	multi := append(append(append(bytes.Clone(a), 0, 0, 0, 0), b...), 0, 0, 0, 0, 0, 0, 0, 0)
-	got, err := decode(multi)
+	got, err := decode(t, multi)
 	if err != nil || !bytes.Equal(got, append(bytes.Clone(text[:1000]), random[:1000]...)) {
 		t.Fatalf("concatenated streams: %d bytes, %v", len(got), err)
 	}
-	if _, err := decode(append(bytes.Clone(a), 0, 0)); err == nil {
+	if _, err := decode(t, append(bytes.Clone(a), 0, 0)); err == nil {
 		t.Error("stream padding of 2 bytes accepted")
 	}
 	// A BCJ filter chain is valid xz that this decoder does not handle.
-	if _, err := decode(run(text[:1000], "-c", "--x86", "--lzma2")); err == nil || !strings.Contains(err.Error(), "unsupported filter chain") {
+	if _, err := decode(t, run(text[:1000], "-c", "--x86", "--lzma2")); err == nil || !strings.Contains(err.Error(), "unsupported filter chain") {
 		t.Errorf("BCJ stream: %v", err)
 	}
 }
@@ -128,18 +128,18 @@ func TestXzUtilsShapes(t *testing.T) {
 func TestEveryCorruption(t *testing.T) {
 	data := sample(20_000)
 	good := compress(t, data, uxz.CRC32, 6000)
-	if got, err := decode(good); err != nil || !bytes.Equal(got, data) {
+	if got, err := decode(t, good); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("baseline: %v", err)
 	}
 	for i := range good {
 		bad := bytes.Clone(good)
 		bad[i] ^= 0x55
-		if got, err := decode(bad); err == nil {
+		if got, err := decode(t, bad); err == nil {
 			t.Fatalf("byte %d corrupted: no error (decoded %d bytes, same: %v)", i, len(got), bytes.Equal(got, data))
 		}
 	}
 	for n := 0; n < len(good); n++ {
-		if _, err := decode(good[:n]); err == nil {
+		if _, err := decode(t, good[:n]); err == nil {
 			t.Fatalf("truncated to %d of %d bytes: no error", n, len(good))
 		}
 	}

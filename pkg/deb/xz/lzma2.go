@@ -28,14 +28,19 @@ type lenDec struct {
 
 // lzma2 decodes an LZMA2 stream into a linear window. Decoded bytes are
 // buf[emit:pos]; the window keeps the last dictSize bytes before pos for
-// matches, sliding them to the front when it fills.
+// matches, sliding them to the front when it fills. Its zero value is
+// ready for startBlock.
 type lzma2 struct {
 	dictSize int
 	maxLen   int // window length limit: dictSize plus room for chunks
 	buf      []byte
 	pos      int
 	emit     int
+	start    int   // where the dictionary began in buf (0 once it slid)
 	base     int64 // stream position of buf[0] since the dictionary reset
+	// appending is DecodeAll's mode: buf is the caller's dst, which
+	// grows and never slides, so it holds every byte since start.
+	appending bool
 
 	needDictReset, needProps bool
 
@@ -59,9 +64,17 @@ type lzma2 struct {
 	in []byte // compressed chunk plus inPad zero bytes
 }
 
-func newLZMA2(dictSize int) *lzma2 {
-	slack := min(max(dictSize, 4<<20), 16<<20)
-	return &lzma2{dictSize: dictSize, maxLen: dictSize + slack, needDictReset: true, needProps: true}
+// startBlock prepares for a block with the given dictionary; the block's
+// first chunk must reset the dictionary.
+func (d *lzma2) startBlock(dictSize int, uncompressed int64) {
+	d.dictSize = dictSize
+	d.maxLen = dictSize + min(max(dictSize, 4<<20), 16<<20)
+	d.needDictReset, d.needProps = true, true
+}
+
+// restart drops what a stream being read left behind, for a new one.
+func (d *lzma2) restart() {
+	d.pos, d.emit, d.start, d.base = 0, 0, 0, 0
 }
 
 // room makes space for n more bytes at pos, keeping dictSize bytes of
@@ -70,7 +83,13 @@ func (d *lzma2) room(n int) {
 	if d.pos+n <= len(d.buf) {
 		return
 	}
-	keep := min(d.pos, d.dictSize)
+	if d.appending {
+		nb := make([]byte, max(2*len(d.buf), d.pos+n, 64<<10))
+		copy(nb, d.buf[:d.pos])
+		d.buf = nb
+		return
+	}
+	keep := min(d.pos-d.start, d.dictSize)
 	if len(d.buf) < d.maxLen {
 		// Grow rather than allocate the whole window up front: most
 		// members are far smaller than their declared dictionary.
@@ -82,11 +101,15 @@ func (d *lzma2) room(n int) {
 		copy(d.buf, d.buf[d.pos-keep:d.pos])
 	}
 	d.base += int64(d.pos - keep)
-	d.pos, d.emit = keep, keep
+	d.pos, d.emit, d.start = keep, keep, 0
 }
 
 func (d *lzma2) resetDict() {
-	d.base, d.pos, d.emit = 0, 0, 0
+	if d.appending {
+		d.start, d.base = d.pos, -int64(d.pos)
+		return
+	}
+	d.base, d.pos, d.emit, d.start = 0, 0, 0, 0
 }
 
 func (d *lzma2) resetState() {
@@ -141,11 +164,12 @@ func (d *lzma2) chunk(r *input) (int, error) {
 			return 0, err
 		}
 		n++
-		d.room(n)
-		if err := r.full(d.buf[d.pos : d.pos+n]); err != nil {
+		b, err := r.take(n)
+		if err != nil {
 			return 0, err
 		}
-		d.pos += n
+		d.room(n)
+		d.pos += copy(d.buf[d.pos:], b)
 		return n, nil
 	}
 
@@ -185,10 +209,12 @@ func (d *lzma2) chunk(r *input) (int, error) {
 	if cap(d.in) < comp+inPad {
 		d.in = make([]byte, 64<<10+inPad)
 	}
-	d.in = d.in[:comp+inPad]
-	if err := r.full(d.in[:comp]); err != nil {
+	b, err := r.take(comp)
+	if err != nil {
 		return 0, err
 	}
+	d.in = d.in[:comp+inPad]
+	copy(d.in, b)
 	clear(d.in[comp:])
 	// A range coder's first byte is always zero; nothing else checks it.
 	if d.in[0] != 0 {
@@ -256,6 +282,7 @@ func (d *lzma2) decode(unc, comp int) error {
 	pos := d.pos
 	end := pos + unc
 	base := d.base
+	start := d.start
 	rng := uint32(0xffffffff)
 	code := uint32(in[1])<<24 | uint32(in[2])<<16 | uint32(in[3])<<8 | uint32(in[4])
 	i := 5
@@ -275,7 +302,7 @@ func (d *lzma2) decode(unc, comp int) error {
 		i, rng, code, b = bit(in, i, rng, code, &d.isMatch[st<<4|posState])
 		if b == 0 {
 			var prev uint32
-			if pos > 0 {
+			if pos > start {
 				prev = uint32(buf[pos-1])
 			}
 			off := 0x300 * (((abs & lpMask) << lc) + prev>>(8-lc))
@@ -302,7 +329,7 @@ func (d *lzma2) decode(unc, comp int) error {
 				i, rng, code, b = bit(in, i, rng, code, &lit[sym&255])
 				sym = sym<<1 | b
 			} else {
-				if int(rep0) >= pos {
+				if int(rep0) >= pos-start {
 					return errDist
 				}
 				mb := uint32(buf[pos-int(rep0)-1]) << 1
@@ -380,7 +407,7 @@ func (d *lzma2) decode(unc, comp int) error {
 			if b == 0 {
 				i, rng, code, b = bit(in, i, rng, code, &d.isRep0Long[st<<4|posState])
 				if b == 0 {
-					if int(rep0) >= pos {
+					if int(rep0) >= pos-start {
 						return errDist
 					}
 					if st < 7 {
@@ -414,7 +441,7 @@ func (d *lzma2) decode(unc, comp int) error {
 		}
 		// rep0 of 0xffffffff is the end marker, which LZMA2 forbids; like
 		// any distance beyond the data so far, it is corrupt here.
-		if int64(rep0) >= int64(pos) || int64(rep0) >= int64(d.dictSize) {
+		if int64(rep0) >= int64(pos-start) || int64(rep0) >= int64(d.dictSize) {
 			return errDist
 		}
 		if n > end-pos {

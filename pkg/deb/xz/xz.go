@@ -1,11 +1,15 @@
 // Package xz decodes .xz streams (the format of xz-utils) whose blocks use
 // the LZMA2 filter alone, which is how dpkg-deb compresses every member
-// of a Debian package.
+// of a Debian package and how Debian's kernels compress their modules.
 //
 // It exists for speed: xz decoding is the hot loop of unpacking packages,
 // and this decoder keeps the range coder's state in registers and decodes
 // whole LZMA2 chunks into a linear window, which makes it faster than the
 // general-purpose pure-Go decoders (bench/unpack/XZ.md has the figures).
+// A Reader can be reused: Reset starts a new stream and DecodeAll decodes
+// one held in memory, both keeping the window and probability tables, so
+// that a worker decoding many streams allocates once.
+//
 // Everything the format checks is verified: header and index CRC32s,
 // each block's CRC32, CRC64 or SHA-256, block and index sizes, and the
 // stream footer. Filter chains other than a lone LZMA2 (BCJ, delta) are
@@ -14,7 +18,6 @@
 package xz
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -29,6 +32,7 @@ import (
 var (
 	errTruncated = errors.New("truncated stream")
 	errHeader    = errors.New("not an xz stream (bad magic)")
+	errNoInput   = errors.New("no input: call Reset first")
 )
 
 var (
@@ -37,58 +41,145 @@ var (
 	crc64Table  = crc64.MakeTable(crc64.ECMA)
 )
 
-// input reads the compressed stream, counting bytes for the size checks.
+// inBufSize is the streaming input buffer: room for a whole LZMA2 chunk
+// (at most 64 KiB of compressed data) without shifting on every chunk.
+const inBufSize = 256 << 10
+
+// input is the compressed stream. buf[off:] is read but not consumed;
+// with r nil (DecodeAll) buf is the whole input.
 type input struct {
-	r *bufio.Reader
-	n int64
+	r   io.Reader
+	buf []byte
+	off int
+	n   int64 // bytes consumed, for the size checks
+	err error // r's error once it has returned one
+}
+
+// fill makes k unread bytes available, reading r as needed; it reports
+// whether the input has them.
+func (r *input) fill(k int) bool {
+	for zeros := 0; len(r.buf)-r.off < k; {
+		if r.r == nil || r.err != nil {
+			return false
+		}
+		if cap(r.buf)-r.off < k {
+			n := copy(r.buf[:cap(r.buf)], r.buf[r.off:])
+			r.buf, r.off = r.buf[:n], 0
+			if cap(r.buf) < k {
+				r.buf = append(make([]byte, 0, max(k, inBufSize)), r.buf...)
+			}
+		}
+		m, err := r.r.Read(r.buf[len(r.buf):cap(r.buf)])
+		r.buf = r.buf[:len(r.buf)+m]
+		if err != nil {
+			r.err = err
+		} else if m == 0 {
+			if zeros++; zeros == 100 {
+				r.err = io.ErrNoProgress
+			}
+		}
+	}
+	return true
+}
+
+// short is the error for input that ended before k bytes.
+func (r *input) short() error {
+	if r.err != nil && r.err != io.EOF && r.err != io.ErrUnexpectedEOF {
+		return r.err
+	}
+	return errTruncated
+}
+
+// take consumes k bytes, returning them in a slice valid until the next
+// call on r.
+func (r *input) take(k int) ([]byte, error) {
+	if !r.fill(k) {
+		return nil, r.short()
+	}
+	b := r.buf[r.off : r.off+k]
+	r.off += k
+	r.n += int64(k)
+	return b, nil
 }
 
 func (r *input) byte() (byte, error) {
-	c, err := r.r.ReadByte()
-	if err != nil {
-		return 0, noEOF(err)
+	if r.off >= len(r.buf) && !r.fill(1) {
+		return 0, r.short()
 	}
+	c := r.buf[r.off]
+	r.off++
 	r.n++
 	return c, nil
 }
 
-func (r *input) full(b []byte) error {
-	n, err := io.ReadFull(r.r, b)
-	r.n += int64(n)
-	return noEOF(err)
-}
-
 func (r *input) be16() (int, error) {
-	var b [2]byte
-	if err := r.full(b[:]); err != nil {
+	b, err := r.take(2)
+	if err != nil {
 		return 0, err
 	}
 	return int(b[0])<<8 | int(b[1]), nil
 }
 
-func noEOF(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return errTruncated
+// blockCheck is a block's integrity check, kept across blocks and
+// streams so that checking allocates nothing.
+type blockCheck struct {
+	typ byte
+	c32 uint32
+	c64 uint64
+	sha hash.Hash
+}
+
+func (c *blockCheck) reset(typ byte) {
+	c.typ, c.c32, c.c64 = typ, 0, 0
+	if typ == 10 {
+		if c.sha == nil {
+			c.sha = sha256.New()
+		}
+		c.sha.Reset()
 	}
-	return err
+}
+
+func (c *blockCheck) write(p []byte) {
+	switch c.typ {
+	case 1:
+		c.c32 = crc32.Update(c.c32, crc32.IEEETable, p)
+	case 4:
+		c.c64 = crc64.Update(c.c64, crc64Table, p)
+	case 10:
+		c.sha.Write(p)
+	}
+}
+
+// sum appends the check as the format stores it (CRCs little-endian).
+func (c *blockCheck) sum(b []byte) []byte {
+	switch c.typ {
+	case 1:
+		return binary.LittleEndian.AppendUint32(b, c.c32)
+	case 4:
+		return binary.LittleEndian.AppendUint64(b, c.c64)
+	case 10:
+		return c.sha.Sum(b)
+	}
+	return b
 }
 
 // Reader decompresses an xz file: one or more streams, with stream padding
-// between them.
+// between them. It is not safe for concurrent use; give each goroutine
+// its own.
 type Reader struct {
 	in      input
+	inBuf   []byte // the streaming input buffer, kept across Reset
 	dictMax int
-	lz      *lzma2
+	lz      *lzma2 // allocated at the first block, kept across streams
 	err     error
 
 	checkType byte
-	check     hash.Hash // of the current block's output, nil for none
+	check     blockCheck
 	inBlock   bool
 	blockHdr  blockHeader
 	blockIn   int64 // input offset where the block's data began
 	blockOut  int64 // bytes the block decoded to
 	records   []record
-	indexSize int64
 }
 
 type record struct{ unpadded, uncompressed int64 }
@@ -101,12 +192,84 @@ type blockHeader struct {
 
 // NewReader returns a Reader of the xz data in r that refuses LZMA2
 // dictionaries over dictMax bytes. It reads the first stream header.
+//
+// With r nil it reads nothing and returns a Reader for Reset or
+// DecodeAll, as zstd.NewReader(nil) does; Read fails until Reset.
 func NewReader(r io.Reader, dictMax int) (*Reader, error) {
-	z := &Reader{in: input{r: bufio.NewReaderSize(r, 64<<10)}, dictMax: dictMax}
-	if err := z.streamHeader(); err != nil {
+	z := &Reader{dictMax: dictMax, err: errNoInput}
+	if r == nil {
+		return z, nil
+	}
+	if err := z.Reset(r); err != nil {
 		return nil, err
 	}
 	return z, nil
+}
+
+// Reset discards the Reader's state and starts reading the xz data in r,
+// as NewReader does, but keeps the buffers, window and probability
+// tables, so that decoding many streams with one Reader allocates
+// nothing once the window has grown to the largest stream's needs. An
+// earlier error, including a failed stream, does not carry over. On a
+// bad stream header Reset returns the error, which Read then returns too.
+func (z *Reader) Reset(r io.Reader) error {
+	if r == nil {
+		z.err = errNoInput
+		return z.err
+	}
+	if z.inBuf == nil {
+		z.inBuf = make([]byte, 0, inBufSize)
+	}
+	z.in = input{r: r, buf: z.inBuf[:0]}
+	z.err = z.start()
+	return z.err
+}
+
+// start clears the per-input state and reads the first stream header.
+func (z *Reader) start() error {
+	z.inBlock = false
+	z.records = z.records[:0]
+	if z.lz != nil {
+		z.lz.restart()
+	}
+	return z.streamHeader()
+}
+
+// DecodeAll decodes the xz data in src, all of it (one or more streams,
+// with stream padding between them), and appends the result to dst,
+// returning the extended slice. It is the path for small streams held in
+// memory, such as kernel modules: it reads src in place and decodes
+// straight into dst, with every check Read makes. On an error it returns
+// dst as it was, though its spare capacity may have been written.
+//
+// DecodeAll reuses z's tables as Reset does; it ends any stream being
+// read with Read, which fails afterwards until Reset. The output is
+// bounded only by what the stream decodes to: for untrusted input whose
+// size is not bounded elsewhere, Read through an io.LimitReader.
+func (z *Reader) DecodeAll(src, dst []byte) ([]byte, error) {
+	n0 := len(dst)
+	z.in = input{buf: src}
+	z.err = errNoInput
+	err := z.start()
+	if err != nil {
+		return dst, err
+	}
+	if z.lz == nil {
+		z.lz = new(lzma2)
+	}
+	d := z.lz
+	win := d.buf
+	d.buf, d.pos, d.emit, d.appending = dst[:cap(dst)], len(dst), len(dst), true
+	for err == nil {
+		err = z.step()
+	}
+	out := d.buf[:d.pos]
+	d.buf, d.pos, d.emit, d.appending = win, 0, 0, false
+	z.in = input{}
+	if err != io.EOF {
+		return dst[:n0], err
+	}
+	return out, nil
 }
 
 // Read reads decompressed bytes.
@@ -137,9 +300,7 @@ func (z *Reader) step() error {
 	if err != nil {
 		return err
 	}
-	if z.check != nil {
-		z.check.Write(z.lz.buf[z.lz.pos-n : z.lz.pos])
-	}
+	z.check.write(z.lz.buf[z.lz.pos-n : z.lz.pos])
 	z.blockOut += int64(n)
 	if u := z.blockHdr.uncompressed; u >= 0 && z.blockOut > u {
 		return errors.New("block larger than its header says")
@@ -148,8 +309,8 @@ func (z *Reader) step() error {
 }
 
 func (z *Reader) streamHeader() error {
-	var h [12]byte
-	if err := z.in.full(h[:]); err != nil {
+	h, err := z.in.take(12)
+	if err != nil {
 		return err
 	}
 	if !bytes.Equal(h[:6], magic) {
@@ -168,18 +329,6 @@ func (z *Reader) streamHeader() error {
 		return fmt.Errorf("unsupported check type %d", z.checkType)
 	}
 	z.records = z.records[:0]
-	return nil
-}
-
-func (z *Reader) newCheck() hash.Hash {
-	switch z.checkType {
-	case 1:
-		return crc32.NewIEEE()
-	case 4:
-		return crc64.New(crc64Table)
-	case 10:
-		return sha256.New()
-	}
 	return nil
 }
 
@@ -204,32 +353,30 @@ func (z *Reader) nextBlock() error {
 		return z.index()
 	}
 	size := (int(c) + 1) * 4
-	hb := make([]byte, size)
-	hb[0] = c
-	if err := z.in.full(hb[1:]); err != nil {
+	rest, err := z.in.take(size - 1)
+	if err != nil {
 		return err
 	}
-	if crc32.ChecksumIEEE(hb[:size-4]) != binary.LittleEndian.Uint32(hb[size-4:]) {
+	crc := crc32.Update(0, crc32.IEEETable, []byte{c})
+	if crc32.Update(crc, crc32.IEEETable, rest[:size-5]) != binary.LittleEndian.Uint32(rest[size-5:]) {
 		return errors.New("block header CRC32 mismatch")
 	}
-	h, err := z.parseBlockHeader(hb[1 : size-4])
+	h, err := z.parseBlockHeader(rest[:size-5])
 	if err != nil {
 		return err
 	}
 	h.size = int64(size)
-	if z.lz == nil || z.lz.dictSize < h.dictSize {
-		z.lz = newLZMA2(h.dictSize)
-	} else {
-		// Reuse the window of the previous block; each block starts
-		// with a dictionary reset.
-		z.lz.dictSize = h.dictSize
-		z.lz.needDictReset, z.lz.needProps = true, true
+	if z.lz == nil {
+		z.lz = new(lzma2)
 	}
+	// Each block starts with a dictionary reset, so the window of the
+	// previous block or stream is reused as it is.
+	z.lz.startBlock(h.dictSize, h.uncompressed)
 	z.blockHdr = h
 	z.inBlock = true
 	z.blockIn = z.in.n
 	z.blockOut = 0
-	z.check = z.newCheck()
+	z.check.reset(z.checkType)
 	return nil
 }
 
@@ -317,31 +464,23 @@ func (z *Reader) endBlock() error {
 	if h.uncompressed >= 0 && z.blockOut != h.uncompressed {
 		return errors.New("block uncompressed size differs from its header")
 	}
-	for pad := (4 - comp%4) % 4; pad > 0; pad-- {
-		c, err := z.in.byte()
-		if err != nil {
-			return err
-		}
+	pad, err := z.in.take(int((4 - comp%4) % 4))
+	if err != nil {
+		return err
+	}
+	for _, c := range pad {
 		if c != 0 {
 			return errors.New("non-zero block padding")
 		}
 	}
 	cs := checkSize(z.checkType)
-	var sum [32]byte
-	if err := z.in.full(sum[:cs]); err != nil {
+	stored, err := z.in.take(cs)
+	if err != nil {
 		return err
 	}
-	if z.check != nil {
-		got := z.check.Sum(nil)
-		if z.checkType == 1 || z.checkType == 4 {
-			// CRCs are stored little-endian; hash/crc* sum big-endian.
-			for i, j := 0, len(got)-1; i < j; i, j = i+1, j-1 {
-				got[i], got[j] = got[j], got[i]
-			}
-		}
-		if !bytes.Equal(got, sum[:cs]) {
-			return errors.New("block check mismatch: the data is corrupt")
-		}
+	var sum [32]byte
+	if !bytes.Equal(z.check.sum(sum[:0]), stored) {
+		return errors.New("block check mismatch: the data is corrupt")
 	}
 	z.records = append(z.records, record{h.size + comp + int64(cs), z.blockOut})
 	return nil
@@ -350,8 +489,7 @@ func (z *Reader) endBlock() error {
 // index reads and verifies the index (its indicator byte already read),
 // then the stream footer, then any stream padding and following stream.
 func (z *Reader) index() error {
-	crc := crc32.NewIEEE()
-	crc.Write([]byte{0})
+	crc := crc32.Update(0, crc32.IEEETable, []byte{0})
 	size := int64(1)
 	readVLI := func() (int64, error) {
 		var b [9]byte
@@ -362,7 +500,7 @@ func (z *Reader) index() error {
 			}
 			b[i] = c
 			if c&0x80 == 0 {
-				crc.Write(b[:i+1])
+				crc = crc32.Update(crc, crc32.IEEETable, b[:i+1])
 				size += int64(i + 1)
 				v, _, err := vli(b[:i+1])
 				return v, err
@@ -390,26 +528,27 @@ func (z *Reader) index() error {
 			return errors.New("index disagrees with the blocks")
 		}
 	}
-	for ; size%4 != 0; size++ {
-		c, err := z.in.byte()
-		if err != nil {
-			return err
-		}
+	pad, err := z.in.take(int((4 - size%4) % 4))
+	if err != nil {
+		return err
+	}
+	for _, c := range pad {
 		if c != 0 {
 			return errors.New("non-zero index padding")
 		}
-		crc.Write([]byte{0})
 	}
-	var b [4]byte
-	if err := z.in.full(b[:]); err != nil {
+	crc = crc32.Update(crc, crc32.IEEETable, pad)
+	size += int64(len(pad))
+	b, err := z.in.take(4)
+	if err != nil {
 		return err
 	}
-	if crc.Sum32() != binary.LittleEndian.Uint32(b[:]) {
+	if crc != binary.LittleEndian.Uint32(b) {
 		return errors.New("index CRC32 mismatch")
 	}
 	size += 4
-	var f [12]byte
-	if err := z.in.full(f[:]); err != nil {
+	f, err := z.in.take(12)
+	if err != nil {
 		return err
 	}
 	if !bytes.Equal(f[10:], footerMagic) {
@@ -431,21 +570,20 @@ func (z *Reader) index() error {
 // reads the next stream header, or returns io.EOF at the end of input.
 func (z *Reader) nextStream() error {
 	for {
-		b, err := z.in.r.Peek(1)
-		if err == io.EOF {
+		if !z.in.fill(1) {
+			if z.in.err != nil && z.in.err != io.EOF {
+				return z.in.err
+			}
 			return io.EOF
 		}
-		if err != nil {
-			return err
-		}
-		if b[0] != 0 {
+		if z.in.buf[z.in.off] != 0 {
 			return z.streamHeader()
 		}
-		var pad [4]byte
-		if err := z.in.full(pad[:]); err != nil {
+		pad, err := z.in.take(4)
+		if err != nil {
 			return errors.New("stream padding not a multiple of four bytes")
 		}
-		if pad != [4]byte{} {
+		if !bytes.Equal(pad, []byte{0, 0, 0, 0}) {
 			return errors.New("bad stream padding")
 		}
 	}

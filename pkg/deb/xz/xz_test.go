@@ -47,12 +47,35 @@ func xzMembers(t testing.TB, n int) (names []string, members [][]byte) {
 	return names, members
 }
 
-func decode(b []byte) ([]byte, error) {
+func readAll(b []byte) ([]byte, error) {
 	r, err := NewReader(bytes.NewReader(b), dictMax)
 	if err != nil {
 		return nil, err
 	}
 	return io.ReadAll(r)
+}
+
+// decode decodes b with a fresh Reader through Read and through
+// DecodeAll, and fails t unless both give the same bytes or both fail.
+func decode(t testing.TB, b []byte) ([]byte, error) {
+	t.Helper()
+	got, err := readAll(b)
+	z, _ := NewReader(nil, dictMax)
+	prefix := []byte("prefix")
+	all, errAll := z.DecodeAll(b, bytes.Clone(prefix))
+	if (err == nil) != (errAll == nil) {
+		t.Fatalf("Read: %v; DecodeAll: %v", err, errAll)
+	}
+	if !bytes.HasPrefix(all, prefix) {
+		t.Fatalf("DecodeAll lost dst's bytes: %q", all[:min(len(all), 10)])
+	}
+	if err == nil && !bytes.Equal(got, all[len(prefix):]) {
+		t.Fatalf("Read gives %d bytes, DecodeAll %d different ones", len(got), len(all)-len(prefix))
+	}
+	if errAll != nil && len(all) != len(prefix) {
+		t.Fatalf("DecodeAll failed (%v) but returned %d bytes", errAll, len(all))
+	}
+	return got, err
 }
 
 // TestArchiveAgainstXzUtils decodes every xz member of the frozen archive
@@ -65,7 +88,7 @@ func TestArchiveAgainstXzUtils(t *testing.T) {
 	}
 	names, members := xzMembers(t, n)
 	for i, m := range members {
-		got, err := decode(m)
+		got, err := decode(t, m)
 		if err != nil {
 			t.Fatalf("%s: %v", names[i], err)
 		}
@@ -87,7 +110,7 @@ func BenchmarkArchive(b *testing.B) {
 	_, members := xzMembers(b, 0)
 	var total int64
 	for _, m := range members {
-		out, err := decode(m)
+		out, err := readAll(m)
 		if err != nil {
 			b.Fatal(err)
 		}
