@@ -5,13 +5,25 @@ package atomicfile
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
 // WriteFile writes data to a temporary file beside path (creating path's
 // directory if needed), sets perm, syncs it and renames it over path.
-func WriteFile(path string, data []byte, perm os.FileMode) error {
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return Write(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// Write is WriteFile for contents that are produced rather than held:
+// fill writes them to the temporary file (it may seek, truncate or leave
+// holes), which is then given perm, synced and renamed over path. When fill
+// fails, the temporary file is removed and path is left as it was.
+func Write(path string, perm fs.FileMode, fill func(*os.File) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -22,7 +34,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // nothing left to remove after a successful rename
-	_, err = f.Write(data)
+	err = fill(f)
 	if err == nil {
 		err = f.Chmod(perm)
 	}

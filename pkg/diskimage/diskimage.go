@@ -37,7 +37,6 @@ package diskimage
 
 import (
 	"context"
-
 	"fmt"
 	"io"
 	"io/fs"
@@ -46,6 +45,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/debatom/debatom/internal/atomicfile"
 	"github.com/debatom/debatom/pkg/deploy"
 	"github.com/debatom/debatom/pkg/ext4"
 	"github.com/debatom/debatom/pkg/fstree"
@@ -256,14 +256,18 @@ func (img *Image) espFS() fs.FS {
 // WriteRaw writes the image to path as a sparse raw file, through a
 // temporary file renamed into place when complete.
 func (img *Image) WriteRaw(ctx context.Context, path string) error {
-	return writeAtomic(path, func(f *os.File) error { return img.write(ctx, f) })
+	err := atomicfile.Write(path, 0o644, func(f *os.File) error { return img.write(ctx, f) })
+	if err != nil {
+		return fmt.Errorf("disk image: %w", err)
+	}
+	return nil
 }
 
 // WriteQcow2 writes the image to path as qcow2 (uncompressed clusters,
 // unless compress). The raw image is staged in a sparse temporary file
 // next to path.
 func (img *Image) WriteQcow2(ctx context.Context, path string, compress bool) error {
-	return writeAtomic(path, func(out *os.File) error {
+	err := atomicfile.Write(path, 0o644, func(out *os.File) error {
 		raw, err := os.CreateTemp(filepath.Dir(path), ".debatom-raw-*")
 		if err != nil {
 			return err
@@ -275,6 +279,10 @@ func (img *Image) WriteQcow2(ctx context.Context, path string, compress bool) er
 		}
 		return ConvertQcow2(ctx, raw, out, compress)
 	})
+	if err != nil {
+		return fmt.Errorf("disk image: %w", err)
+	}
+	return nil
 }
 
 // ConvertQcow2 writes the raw image in raw (a sparse file) to out as qcow2.
@@ -308,37 +316,6 @@ func (img *Image) write(ctx context.Context, f *os.File) error {
 	root := img.table.Partitions[1]
 	if _, err := img.root.Write(ctx, io.NewOffsetWriter(f, int64(root.FirstLBA)*gpt.SectorSize)); err != nil {
 		return fmt.Errorf("root file system: %w", err)
-	}
-	return nil
-}
-
-// writeAtomic runs fill on a temporary file beside path and renames it to
-// path only when fill succeeded, so a failure leaves nothing at path.
-func writeAtomic(path string, fill func(*os.File) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("disk image %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := fill(f); err != nil {
-		return fmt.Errorf("disk image %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("disk image %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("disk image %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("disk image %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("disk image %s: %w", path, err)
 	}
 	return nil
 }
