@@ -102,22 +102,14 @@ func (r *Repo) OpenFile(csum string) (io.ReadCloser, *FileInfo, error) {
 	p := r.objectPath(csum, ObjFile)
 	switch r.mode {
 	case ModeArchive:
-		f, err := os.Open(p)
+		z, fi, err := r.openFilez(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open file object %s: %w", csum, err)
-		}
-		br := bufio.NewReaderSize(f, 32<<10)
-		fi, err := readFilezHeader(br)
-		if err != nil {
-			f.Close()
 			return nil, nil, fmt.Errorf("file object %s: %w", csum, err)
 		}
-		if fi.Kind == fstree.Symlink {
-			f.Close()
+		if z == nil {
 			return io.NopCloser(bytes.NewReader(nil)), fi, nil
 		}
-		fr := flate.NewReader(br)
-		return &filezReader{r: io.LimitReader(fr, fi.Size), fr: fr, f: f, size: fi.Size}, fi, nil
+		return z, fi, nil
 	case ModeBareUser:
 		f, err := os.Open(p)
 		if err != nil {
@@ -160,31 +152,121 @@ func (r *Repo) OpenFile(csum string) (io.ReadCloser, *FileInfo, error) {
 	}
 }
 
+// openFilez opens an archive object at p; for a symlink the reader is
+// nil. The file is read through a raw descriptor and the buffer and
+// inflater come from the repository's pools: a caller reading many small
+// files (the ld.so.cache scan reads every library) should not pay for an
+// *os.File, a 32 KiB buffer and an inflater's 40 KiB of state per file.
+func (r *Repo) openFilez(p string) (*filezReader, *FileInfo, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	z := &filezReader{repo: r, fd: fdReader(fd), path: p}
+	z.br, _ = r.readers.Get().(*bufio.Reader)
+	if z.br == nil {
+		z.br = bufio.NewReaderSize(z.fd, 32<<10)
+	} else {
+		z.br.Reset(z.fd)
+	}
+	fi, err := readFilezHeader(z.br)
+	if err != nil {
+		z.Close()
+		return nil, nil, err
+	}
+	if fi.Kind == fstree.Symlink {
+		z.Close()
+		return nil, fi, nil
+	}
+	if fr, ok := r.inflaters.Get().(io.ReadCloser); ok {
+		if err := fr.(flate.Resetter).Reset(z.br, nil); err != nil {
+			z.Close()
+			return nil, nil, err
+		}
+		z.fr = fr
+	} else {
+		z.fr = flate.NewReader(z.br)
+	}
+	z.size = fi.Size
+	return z, fi, nil
+}
+
+// fdReader reads a descriptor without the poller bookkeeping of an
+// *os.File, which buys nothing for a regular file.
+type fdReader int
+
+func (f fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(f), p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 && len(p) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
 // filezReader is an archive object's decompressed payload; it reports a
-// truncated stream instead of returning short content.
+// truncated stream instead of returning short content, and content past
+// the size its header announces as corruption.
 type filezReader struct {
-	r    io.Reader
+	repo *Repo
+	fd   fdReader
+	path string
+	br   *bufio.Reader
 	fr   io.ReadCloser
-	f    *os.File
 	size int64
 	n    int64
+	done bool // closed
 }
 
 func (z *filezReader) Read(p []byte) (int, error) {
-	n, err := z.r.Read(p)
+	if z.done {
+		return 0, fmt.Errorf("read %s: %w", z.path, os.ErrClosed)
+	}
+	if z.n >= z.size {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.size-z.n {
+		p = p[:z.size-z.n]
+	}
+	n, err := z.fr.Read(p)
 	z.n += int64(n)
-	if err == io.EOF && z.n != z.size {
-		return n, fmt.Errorf("compressed payload ends after %d of %d bytes", z.n, z.size)
+	if err == io.EOF {
+		if z.n != z.size {
+			return n, fmt.Errorf("%s: compressed payload ends after %d of %d bytes", z.path, z.n, z.size)
+		}
+		return n, nil // the next call reports EOF
 	}
-	if err != nil && err != io.EOF {
-		return n, fmt.Errorf("decompress %s: %w", z.f.Name(), err)
+	if err != nil {
+		return n, fmt.Errorf("decompress %s: %w", z.path, err)
 	}
-	return n, err
+	return n, nil
 }
 
+// Close releases the file and returns the buffers to the repository;
+// the reader must not be used afterwards.
 func (z *filezReader) Close() error {
-	z.fr.Close()
-	return z.f.Close()
+	if z.done {
+		return nil
+	}
+	z.done = true
+	if z.fr != nil {
+		z.repo.inflaters.Put(z.fr)
+		z.fr = nil
+	}
+	z.br.Reset(nil)
+	z.repo.readers.Put(z.br)
+	z.br = nil
+	if err := unix.Close(int(z.fd)); err != nil {
+		return fmt.Errorf("close %s: %w", z.path, err)
+	}
+	return nil
 }
 
 // maxHeader bounds the header of a content object (it holds xattrs).

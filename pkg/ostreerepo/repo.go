@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/debatom/debatom/internal/atomicfile"
 )
@@ -63,15 +64,25 @@ type Repo struct {
 	mode Mode
 
 	// objdirs records which objects/xx directories are known to exist,
-	// so writers do not mkdir for every object.
+	// so writers do not mkdir for every object. Create makes all 256 up
+	// front and sets allDirs.
 	objdirs [256]sync.Once
 	objerrs [256]error
+	allDirs bool
 
-	// flaters and bufs recycle deflate state and copy buffers across
-	// WriteFile calls; both are costly to allocate per file.
-	flaters sync.Pool
-	bufs    sync.Pool
-	level   int // deflate level of archive objects
+	// tmpfileOnce probes whether objects can be written as O_TMPFILE
+	// inodes; noTmpfile is set when they cannot (or an open says so).
+	tmpfileOnce sync.Once
+	noTmpfile   atomic.Bool
+
+	// flaters, scratches, inflaters and readers recycle deflate and
+	// inflate state and buffers across calls; all are costly to allocate
+	// per file.
+	flaters   sync.Pool // *flate.Writer at level
+	scratches sync.Pool // *scratch
+	inflaters sync.Pool // flate decompressor (io.ReadCloser + flate.Resetter)
+	readers   sync.Pool // *bufio.Reader
+	level     int       // deflate level of archive objects
 }
 
 // Dir is the repository's directory.
@@ -92,6 +103,10 @@ func Create(dir string, mode Mode) (*Repo, error) {
 		if r.mode != mode {
 			return nil, fmt.Errorf("ostree repo %s: exists in mode %s, not %s", dir, r.mode, mode)
 		}
+		// Create opens for writing: the object directories are made now.
+		if err := r.makeObjDirs(); err != nil {
+			return nil, err
+		}
 		return r, nil
 	}
 	switch mode {
@@ -108,7 +123,26 @@ func Create(dir string, mode Mode) (*Repo, error) {
 	if err := atomicfile.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
 		return nil, fmt.Errorf("create ostree repo: %w", err)
 	}
-	return &Repo{dir: dir, mode: mode, level: DefaultCompressionLevel}, nil
+	r := &Repo{dir: dir, mode: mode, level: DefaultCompressionLevel}
+	if err := r.makeObjDirs(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// makeObjDirs creates all 256 objects/xx directories, as libostree does
+// when it creates a repository (and tolerates finding them), so that
+// writers need not check for them per object.
+func (r *Repo) makeObjDirs() error {
+	const hexDigits = "0123456789abcdef"
+	for i := range 256 {
+		d := filepath.Join(r.dir, "objects", string([]byte{hexDigits[i>>4], hexDigits[i&15]}))
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create ostree repo %s: %w", r.dir, err)
+		}
+	}
+	r.allDirs = true
+	return nil
 }
 
 // Open opens an existing repository of any mode, reading its config.
@@ -175,8 +209,12 @@ func (r *Repo) HasObject(csum string, t ObjectType) bool {
 	return err == nil
 }
 
-// ensureObjDir makes objects/xx for csum, once per repo and prefix.
+// ensureObjDir makes objects/xx for csum (or its two-digit prefix), once
+// per repo and prefix.
 func (r *Repo) ensureObjDir(csum string) error {
+	if r.allDirs {
+		return nil
+	}
 	b, err := hex.DecodeString(csum[:2])
 	if err != nil {
 		return fmt.Errorf("checksum %q: %w", csum, err)

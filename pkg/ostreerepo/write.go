@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -33,12 +34,37 @@ const smallFile = 256 << 10
 
 const copyBuf = 256 << 10
 
-func (r *Repo) buffer() *[]byte {
-	if b, ok := r.bufs.Get().(*[]byte); ok {
-		return b
+// scratch is one writer's reusable state: hashing, copying and output
+// buffers that would otherwise be allocated for every object.
+type scratch struct {
+	h   hash.Hash
+	buf []byte       // copyBuf bytes: a small payload or a copy buffer
+	out bytes.Buffer // an archive object's bytes, written at once
+	bw  *bufio.Writer
+	sum [sha256.Size]byte
+}
+
+func (r *Repo) scratch() *scratch {
+	if s, ok := r.scratches.Get().(*scratch); ok {
+		s.h.Reset()
+		return s
 	}
-	b := make([]byte, copyBuf)
-	return &b
+	return &scratch{h: sha256.New(), buf: make([]byte, copyBuf), bw: bufio.NewWriterSize(nil, 64<<10)}
+}
+
+func (r *Repo) putScratch(s *scratch) {
+	// A rare huge header must not stay pinned in the pool.
+	if s.out.Cap() > 2*copyBuf {
+		s.out = bytes.Buffer{}
+	}
+	s.out.Reset()
+	s.bw.Reset(nil)
+	r.scratches.Put(s)
+}
+
+// checksum is the hex digest of s.h.
+func (s *scratch) checksum() string {
+	return hex.EncodeToString(s.h.Sum(s.sum[:0]))
 }
 
 func (r *Repo) flater(w io.Writer) (*flate.Writer, error) {
@@ -70,27 +96,31 @@ func (r *Repo) WriteFile(meta fstree.Meta, content io.Reader, size int64) (strin
 	if err != nil {
 		return "", fmt.Errorf("write file object: %w", err)
 	}
-	h := sha256.New()
-	h.Write(sizedPrefix(hdr))
+	s := r.scratch()
+	defer r.putScratch(s)
+	s.h.Write(sizedPrefix(hdr))
 
 	if size <= smallFile {
-		bp := r.buffer()
-		defer r.bufs.Put(bp)
-		buf := (*bp)[:size]
+		buf := s.buf[:size]
 		if _, err := io.ReadFull(content, buf); err != nil {
 			return "", fmt.Errorf("write file object: read %d bytes: %w", size, err)
 		}
 		if err := expectEOF(content, size); err != nil {
 			return "", err
 		}
-		h.Write(buf)
-		csum := hex.EncodeToString(h.Sum(nil))
+		s.h.Write(buf)
+		csum := s.checksum()
 		if r.HasObject(csum, ObjFile) {
 			return csum, nil
 		}
-		return csum, r.storeFile(csum, meta, sIFREG, "", bytes.NewReader(buf), size, nil)
+		return csum, r.storeFile(s, csum, meta, sIFREG, "", buf, nil, size)
 	}
-	return r.storeStreaming(meta, content, size, h)
+	var csum string
+	err = r.storeFile(s, "", meta, sIFREG, "", nil, io.TeeReader(content, s.h), size)
+	if err == nil {
+		csum = s.checksum()
+	}
+	return csum, err
 }
 
 func expectEOF(r io.Reader, size int64) error {
@@ -99,17 +129,6 @@ func expectEOF(r io.Reader, size int64) error {
 		return fmt.Errorf("write file object: content longer than its size %d", size)
 	}
 	return nil
-}
-
-// storeStreaming hashes while writing a large payload; the object's name
-// is known only at the end.
-func (r *Repo) storeStreaming(meta fstree.Meta, content io.Reader, size int64, h hash.Hash) (string, error) {
-	var csum string
-	err := r.storeFile("", meta, sIFREG, "", io.TeeReader(content, h), size, func() string {
-		csum = hex.EncodeToString(h.Sum(nil))
-		return csum
-	})
-	return csum, err
 }
 
 // WriteSymlink stores a symbolic link and returns its content checksum.
@@ -126,7 +145,9 @@ func (r *Repo) WriteSymlink(meta fstree.Meta, target string) (string, error) {
 	if r.HasObject(csum, ObjFile) {
 		return csum, nil
 	}
-	return csum, r.storeFile(csum, meta, sIFLNK, target, nil, 0, nil)
+	s := r.scratch()
+	defer r.putScratch(s)
+	return csum, r.storeFile(s, csum, meta, sIFLNK, target, nil, nil, 0)
 }
 
 // FileChecksum computes the content checksum of a regular file without
@@ -154,18 +175,33 @@ func SymlinkChecksum(meta fstree.Meta, target string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// storeFile writes a content object to a temporary file and renames it
-// into place. csum is the object's name, or "" when name() must be asked
-// after the payload has been consumed.
-func (r *Repo) storeFile(csum string, meta fstree.Meta, kind uint32, target string, payload io.Reader, size int64, name func() string) error {
-	tmp, err := r.writeTemp(meta, kind, target, payload, size)
+// storeFile writes a content object and links it into place. The payload
+// is either data, in memory with its name csum known, or stream, hashed
+// into s.h while it is written (csum == ""); the name is then s.h's sum.
+func (r *Repo) storeFile(s *scratch, csum string, meta fstree.Meta, kind uint32, target string, data []byte, stream io.Reader, size int64) error {
+	if r.mode == ModeBare && kind == sIFLNK {
+		tmp, err := r.bareSymlink(meta, target)
+		if err != nil {
+			return fmt.Errorf("write content object: %w", err)
+		}
+		return r.commitTemp(tmp, csum, ObjFile)
+	}
+	prefix := ""
+	if csum != "" {
+		prefix = csum[:2]
+	}
+	o, err := r.createObj(prefix)
 	if err != nil {
 		return fmt.Errorf("write content object: %w", err)
 	}
-	if csum == "" {
-		csum = name()
+	if err := r.writeObj(s, o, meta, kind, target, data, stream, size); err != nil {
+		o.abort()
+		return fmt.Errorf("write content object: %w", err)
 	}
-	return r.commitTemp(tmp, csum, ObjFile)
+	if csum == "" {
+		csum = s.checksum()
+	}
+	return r.commitObj(o, csum, ObjFile)
 }
 
 // commitTemp renames a finished temporary file to its object path, or
@@ -187,99 +223,95 @@ func (r *Repo) commitTemp(tmp, csum string, t ObjectType) error {
 	return nil
 }
 
-// tempName reserves a unique name in tmp/ for an object that cannot be
-// created through os.CreateTemp (a bare-mode symlink): the caller removes
-// the placeholder and creates the link there; a racing creator would make
+// bareSymlink makes a bare-mode symlink object under a fresh name in
+// tmp/ (a symlink cannot be an O_TMPFILE). The name is reserved with
+// os.CreateTemp and the placeholder replaced: a racing creator would make
 // that fail with EEXIST rather than be overwritten.
-func (r *Repo) tempName() (string, error) {
+func (r *Repo) bareSymlink(meta fstree.Meta, target string) (string, error) {
 	f, err := os.CreateTemp(filepath.Join(r.dir, "tmp"), "obj-*")
 	if err != nil {
 		return "", err
 	}
 	name := f.Name()
 	f.Close()
+	os.Remove(name)
+	if err := os.Symlink(target, name); err != nil {
+		return "", err
+	}
+	if err := applyBareMeta(name, -1, meta); err != nil {
+		os.Remove(name)
+		return "", err
+	}
 	return name, nil
 }
 
-// writeTemp writes the object's on-disk form for the repository's mode.
-func (r *Repo) writeTemp(meta fstree.Meta, kind uint32, target string, payload io.Reader, size int64) (string, error) {
-	if r.mode == ModeBare && kind == sIFLNK {
-		name, err := r.tempName()
-		if err != nil {
-			return "", err
-		}
-		os.Remove(name)
-		if err := os.Symlink(target, name); err != nil {
-			return "", err
-		}
-		if err := applyBareMeta(name, -1, meta); err != nil {
-			os.Remove(name)
-			return "", err
-		}
-		return name, nil
-	}
-	f, err := os.CreateTemp(filepath.Join(r.dir, "tmp"), "obj-*")
-	if err != nil {
-		return "", err
-	}
-	name := f.Name()
-	fail := func(err error) (string, error) {
-		f.Close()
-		os.Remove(name)
-		return "", err
-	}
+// writeObj writes the object's on-disk form for the repository's mode,
+// metadata included, so that it is complete before it gets a name.
+func (r *Repo) writeObj(s *scratch, o *objFile, meta fstree.Meta, kind uint32, target string, data []byte, stream io.Reader, size int64) error {
 	switch r.mode {
 	case ModeArchive:
-		if err := r.writeFilez(f, meta, kind, target, payload, size); err != nil {
-			return fail(err)
+		if err := r.writeFilez(s, o, meta, kind, target, data, stream, size); err != nil {
+			return err
 		}
-		if err := f.Chmod(0o644); err != nil {
-			return fail(err)
-		}
+		return fchmod(o.fd, 0o644)
 	case ModeBareUser:
 		if kind == sIFLNK {
-			payload = bytes.NewReader(append([]byte(target), 0))
-			size = int64(len(target) + 1)
+			data = append([]byte(target), 0)
 		}
-		if err := r.copyExact(f, payload, size); err != nil {
-			return fail(err)
+		if err := r.writePayload(s, o, data, stream, size); err != nil {
+			return err
 		}
 		xs, err := xattrsValue(meta.Xattrs)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		um, err := typeDirMeta.Append(nil, gvariant.Tuple{be32(meta.UID), be32(meta.GID), be32(kind | meta.Mode&0o7777), xs})
 		if err != nil {
-			return fail(err)
+			return err
 		}
-		if err := unix.Fsetxattr(int(f.Fd()), "user.ostreemeta", um, 0); err != nil {
-			return fail(fmt.Errorf("set user.ostreemeta: %w", err))
+		if err := unix.Fsetxattr(o.fd, "user.ostreemeta", um, 0); err != nil {
+			return fmt.Errorf("set user.ostreemeta: %w", err)
 		}
 		// The object itself is a plain file the caller owns; only the
 		// permission bits that are safe for an unprivileged copy remain.
-		perm := os.FileMode(0o644)
+		perm := uint32(0o644)
 		if kind == sIFREG {
-			perm = os.FileMode(meta.Mode&0o775 | 0o400)
+			perm = meta.Mode&0o775 | 0o400
 		}
-		if err := f.Chmod(perm); err != nil {
-			return fail(err)
+		if err := fchmod(o.fd, perm); err != nil {
+			return err
 		}
-		if err := unix.Futimes(int(f.Fd()), []unix.Timeval{{}, {}}); err != nil {
-			return fail(err)
+		return futimesZero(o.fd)
+	default:
+		if err := r.writePayload(s, o, data, stream, size); err != nil {
+			return err
 		}
-	case ModeBare:
-		if err := r.copyExact(f, payload, size); err != nil {
-			return fail(err)
-		}
-		if err := applyBareMeta(name, int(f.Fd()), meta); err != nil {
-			return fail(err)
-		}
+		return applyBareMeta("", o.fd, meta)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(name)
-		return "", err
+}
+
+func fchmod(fd int, mode uint32) error {
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return fmt.Errorf("chmod: %w", err)
 	}
-	return name, nil
+	return nil
+}
+
+func futimesZero(fd int) error {
+	if err := unix.Futimes(fd, []unix.Timeval{{}, {}}); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
+// writePayload writes a bare object's payload: data at once, or exactly
+// size bytes of stream.
+func (r *Repo) writePayload(s *scratch, o *objFile, data []byte, stream io.Reader, size int64) error {
+	if stream == nil {
+		_, err := o.Write(data)
+		return err
+	}
+	return copyExact(o, stream, size, s.buf)
 }
 
 // applyBareMeta gives a bare-mode object its real owner, mode, xattrs and
@@ -311,14 +343,9 @@ func applyBareMeta(path string, fd int, meta fstree.Meta) error {
 	return unix.Lutimes(path, []unix.Timeval{{}, {}})
 }
 
-// copyExact copies exactly size bytes of payload to w.
-func (r *Repo) copyExact(w io.Writer, payload io.Reader, size int64) error {
-	if payload == nil {
-		return nil
-	}
-	bp := r.buffer()
-	defer r.bufs.Put(bp)
-	n, err := io.CopyBuffer(w, io.LimitReader(payload, size), *bp)
+// copyExact copies exactly size bytes of payload to w through buf.
+func copyExact(w io.Writer, payload io.Reader, size int64, buf []byte) error {
+	n, err := io.CopyBuffer(w, io.LimitReader(payload, size), buf)
 	if err != nil {
 		return err
 	}
@@ -329,20 +356,86 @@ func (r *Repo) copyExact(w io.Writer, payload io.Reader, size int64) error {
 }
 
 // writeFilez writes an archive-mode object: the sized filez header, then
-// (for regular files) the raw deflate stream of the payload.
-func (r *Repo) writeFilez(f *os.File, meta fstree.Meta, kind uint32, target string, payload io.Reader, size int64) error {
+// (for regular files) the raw deflate stream of the payload. A payload
+// that deflate would not shrink (already compressed: kernel modules,
+// images, .gz documentation) is written as stored deflate blocks, which
+// every inflater reads and which cost no compression time; checksums
+// cover the uncompressed content, so they do not change.
+func (r *Repo) writeFilez(s *scratch, o *objFile, meta fstree.Meta, kind uint32, target string, data []byte, stream io.Reader, size int64) error {
 	hdr, err := filezHeader(meta, kind, target, uint64(size))
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 64<<10)
-	bw.Write(sizedPrefix(hdr))
-	if kind == sIFREG {
-		fw, err := r.flater(bw)
+	s.out.Reset()
+	s.out.Write(sizedPrefix(hdr))
+	if kind != sIFREG {
+		_, err := o.Write(s.out.Bytes())
+		return err
+	}
+	if stream == nil {
+		// The whole object is built in memory and written at once.
+		if err := r.deflateSmall(&s.out, data); err != nil {
+			return err
+		}
+		_, err := o.Write(s.out.Bytes())
+		return err
+	}
+	return r.deflateStream(s, o, stream, size)
+}
+
+// deflateSmall appends data's deflate stream to out, or stored blocks
+// when compressing does not pay.
+func (r *Repo) deflateSmall(out *bytes.Buffer, data []byte) error {
+	if len(data) > 0 && compressedMagic(data) {
+		appendStored(out, data)
+		return nil
+	}
+	start := out.Len()
+	fw, err := r.flater(out)
+	if err != nil {
+		return err
+	}
+	fw.Write(data) // writes to a bytes.Buffer do not fail
+	if err := fw.Close(); err != nil {
+		return err
+	}
+	r.flaters.Put(fw)
+	if len(data) > 0 && int64(out.Len()-start) >= storedSize(int64(len(data))) {
+		out.Truncate(start)
+		appendStored(out, data)
+	}
+	return nil
+}
+
+// probeSize is how much of a large payload is test-compressed to decide
+// whether the whole is worth compressing.
+const probeSize = 64 << 10
+
+// deflateStream writes a large payload's deflate stream (or stored
+// blocks) after the header already in s.out.
+func (r *Repo) deflateStream(s *scratch, o *objFile, stream io.Reader, size int64) error {
+	probe := s.buf[:probeSize]
+	if _, err := io.ReadFull(stream, probe); err != nil {
+		return fmt.Errorf("read payload: %w", err)
+	}
+	stored, err := r.incompressible(probe)
+	if err != nil {
+		return err
+	}
+	s.bw.Reset(o)
+	s.bw.Write(s.out.Bytes())
+	rest := io.MultiReader(bytes.NewReader(probe), stream)
+	if stored {
+		sw := &storedWriter{w: s.bw, left: size}
+		if err := copyExact(sw, rest, size, s.buf[probeSize:]); err != nil {
+			return err
+		}
+	} else {
+		fw, err := r.flater(s.bw)
 		if err != nil {
 			return err
 		}
-		if err := r.copyExact(fw, payload, size); err != nil {
+		if err := copyExact(fw, rest, size, s.buf[probeSize:]); err != nil {
 			return err
 		}
 		if err := fw.Close(); err != nil {
@@ -350,7 +443,98 @@ func (r *Repo) writeFilez(f *os.File, meta fstree.Meta, kind uint32, target stri
 		}
 		r.flaters.Put(fw)
 	}
-	return bw.Flush()
+	return s.bw.Flush()
+}
+
+// incompressible reports whether a payload starting with probe should be
+// stored rather than deflated: it carries a compressed format's magic, or
+// its first probeSize bytes do not shrink.
+func (r *Repo) incompressible(probe []byte) (bool, error) {
+	if compressedMagic(probe) {
+		return true, nil
+	}
+	var c countWriter
+	fw, err := r.flater(&c)
+	if err != nil {
+		return false, err
+	}
+	fw.Write(probe)
+	if err := fw.Close(); err != nil {
+		return false, err
+	}
+	r.flaters.Put(fw)
+	return c.n >= storedSize(int64(len(probe))), nil
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// compressedMagic reports whether data starts like an xz, zstd, gzip or
+// bzip2 stream, which deflate cannot shrink.
+func compressedMagic(data []byte) bool {
+	for _, m := range [...]string{"\xfd7zXZ\x00", "\x28\xb5\x2f\xfd", "\x1f\x8b", "BZh"} {
+		if bytes.HasPrefix(data, []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxStored is the payload limit of one stored deflate block.
+const maxStored = 0xffff
+
+// storedSize is the length of n bytes as stored deflate blocks: each
+// block of up to 65535 bytes costs a 5-byte header.
+func storedSize(n int64) int64 {
+	blocks := max((n+maxStored-1)/maxStored, 1)
+	return n + 5*blocks
+}
+
+// appendStored appends data to out as stored deflate blocks, the last one
+// final. data must not be empty.
+func appendStored(out *bytes.Buffer, data []byte) {
+	sw := storedWriter{w: out, left: int64(len(data))}
+	sw.Write(data)
+}
+
+// storedWriter frames exactly left bytes as stored deflate blocks
+// (RFC 1951 3.2.4: BTYPE 00 at a byte boundary, LEN, NLEN, the bytes),
+// marking the block that ends the payload final.
+type storedWriter struct {
+	w     io.Writer
+	left  int64 // payload bytes not yet written
+	block int   // bytes still to go in the current block
+}
+
+func (s *storedWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if s.left <= 0 {
+			return n, fmt.Errorf("stored deflate: more than the announced size")
+		}
+		if s.block == 0 {
+			s.block = int(min(s.left, maxStored))
+			var h [5]byte
+			if int64(s.block) == s.left {
+				h[0] = 1 // BFINAL
+			}
+			binary.LittleEndian.PutUint16(h[1:], uint16(s.block))
+			binary.LittleEndian.PutUint16(h[3:], ^uint16(s.block))
+			if _, err := s.w.Write(h[:]); err != nil {
+				return n, err
+			}
+		}
+		k := min(len(p), s.block)
+		if _, err := s.w.Write(p[:k]); err != nil {
+			return n, err
+		}
+		p, n, s.block, s.left = p[k:], n+k, s.block-k, s.left-int64(k)
+	}
+	return n, nil
 }
 
 // WriteMetadata stores a dirtree, dirmeta, commit or commitmeta object and
@@ -360,23 +544,19 @@ func (r *Repo) WriteMetadata(t ObjectType, data []byte) (string, error) {
 	if r.HasObject(csum, t) {
 		return csum, nil
 	}
-	f, err := os.CreateTemp(filepath.Join(r.dir, "tmp"), "meta-*")
+	o, err := r.createObj(csum[:2])
 	if err != nil {
 		return "", fmt.Errorf("write %s object: %w", t, err)
 	}
-	name := f.Name()
-	_, err = f.Write(data)
+	_, err = o.Write(data)
 	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		err = fchmod(o.fd, 0o644)
 	}
 	if err != nil {
-		os.Remove(name)
+		o.abort()
 		return "", fmt.Errorf("write %s object: %w", t, err)
 	}
-	return csum, r.commitTemp(name, csum, t)
+	return csum, r.commitObj(o, csum, t)
 }
 
 // WriteDirMeta stores a directory's metadata object.
