@@ -203,18 +203,25 @@ func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, er
 	art, cached := loadBootCache(b.opts.CacheDir, key)
 	if !cached {
 		fsys := b.tree.FS(contents{b.repo}.Open)
-		files, err := depmod.Generate(ctx, fsys, kver, depmod.Options{
+		mods, err := depmod.Load(ctx, fsys, kver, depmod.Options{
 			Workers: b.opts.Workers,
 			Warnf:   func(format string, args ...any) { st.Warn(format, args...) },
 		})
 		if err != nil {
 			return "", err
 		}
+		files, err := mods.Files()
+		if err != nil {
+			return "", err
+		}
+		// The initramfs takes its modules from the same parsed tree, so
+		// each module is decompressed once per build.
 		img, err := initramfs.Build(ctx, fsys.(initramfs.FS), initramfs.Options{
 			KVer:    kver,
 			MTime:   b.timestamp().Unix(),
 			Modules: b.tf.Initramfs.Modules,
 			Files:   b.tf.Initramfs.Files,
+			Kernel:  mods,
 		})
 		if err != nil {
 			return "", err

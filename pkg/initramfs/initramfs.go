@@ -79,6 +79,13 @@ type Options struct {
 	Files []string
 	// Depmod tunes the module index computation.
 	Depmod depmod.Options
+	// Kernel, when set, is the kernel's whole module tree as depmod.Load
+	// parsed it (for KVer, with Depmod's Compat). The build has parsed it
+	// already for the system's own indexes; with it no module is
+	// decompressed again here, where otherwise the whole kernel is read
+	// once for modules.dep (when the tree lacks it) and the chosen modules
+	// once more per soft-dependency round.
+	Kernel *depmod.Tree
 }
 
 // DefaultModules are the drivers a generic image carries when the kernel

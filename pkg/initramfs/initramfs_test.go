@@ -565,6 +565,45 @@ func TestBuildWithDepmodFilesMatches(t *testing.T) {
 	}
 }
 
+// TestBuildWithKernelTreeMatches: handing Build the parsed module tree
+// (what the build pipeline does) gives the image computed from the files,
+// and a tree of another kernel is refused.
+func TestBuildWithKernelTreeMatches(t *testing.T) {
+	root := archiveTree(t)
+	kver := onlyKernel(t, root)
+	want, err := Build(context.Background(), dirFS(root), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := depmod.Load(context.Background(), dirFS(root), kver, depmod.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Build(context.Background(), dirFS(root), Options{Kernel: full, Modules: []string{"raid1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want2, err := Build(context.Background(), dirFS(root), Options{Modules: []string{"raid1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want2) {
+		t.Fatal("with Modules: the image differs when the parsed module tree is given")
+	}
+	got, err = Build(context.Background(), dirFS(root), Options{Kernel: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the image differs when the parsed module tree is given")
+	}
+	other := *full
+	other.KVer = "0.0.0-other"
+	if _, err := Build(context.Background(), dirFS(root), Options{Kernel: &other}); err == nil || !strings.Contains(err.Error(), "0.0.0-other") {
+		t.Fatalf("a tree of another kernel: err = %v", err)
+	}
+}
+
 // TestBootOSTreeDeployment makes a real OSTree deployment of the archive
 // tree with the ostree tool (kernel and this initramfs in
 // usr/lib/modules/KVER), puts the sysroot on an ext4 disk and boots the BLS

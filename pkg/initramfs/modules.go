@@ -62,20 +62,34 @@ func (s *moduleSet) want(name string) bool {
 
 func (b *builder) modules(ctx context.Context, kver string, opts Options) error {
 	dir := depmod.ModulesDir(kver)
-	depB, errDep := fs.ReadFile(b.fsys, dir+"/modules.dep")
-	aliasB, errAlias := fs.ReadFile(b.fsys, dir+"/modules.alias")
-	if errDep != nil || errAlias != nil {
-		// The tree has no depmod output yet: compute it for the whole
-		// kernel (slow: every module is decompressed once).
-		full, err := depmod.Load(ctx, b.fsys, kver, opts.Depmod)
-		if err != nil {
-			return fmt.Errorf("initramfs: %w", err)
-		}
+	full := opts.Kernel
+	if full != nil && full.KVer != kver {
+		return fmt.Errorf("initramfs: the module tree given is kernel %s's, not %s's", full.KVer, kver)
+	}
+	var depB, aliasB []byte
+	if full != nil {
 		files, err := full.Files()
 		if err != nil {
 			return fmt.Errorf("initramfs: %w", err)
 		}
 		depB, aliasB = files["modules.dep"], files["modules.alias"]
+	} else {
+		var errDep, errAlias error
+		depB, errDep = fs.ReadFile(b.fsys, dir+"/modules.dep")
+		aliasB, errAlias = fs.ReadFile(b.fsys, dir+"/modules.alias")
+		if errDep != nil || errAlias != nil {
+			// The tree has no depmod output yet: compute it for the whole
+			// kernel (slow: every module is decompressed once).
+			t, err := depmod.Load(ctx, b.fsys, kver, opts.Depmod)
+			if err != nil {
+				return fmt.Errorf("initramfs: %w", err)
+			}
+			files, err := t.Files()
+			if err != nil {
+				return fmt.Errorf("initramfs: %w", err)
+			}
+			depB, aliasB = files["modules.dep"], files["modules.alias"]
+		}
 	}
 	deps, err := depmod.ParseDep(depB)
 	if err != nil {
@@ -115,11 +129,22 @@ func (b *builder) modules(ctx context.Context, kver string, opts Options) error 
 			return fmt.Errorf("initramfs: kernel %s: soft dependencies do not settle", kver)
 		}
 		before := len(s.in)
-		in := maps2set(s.in)
-		dopts.Only = func(n string) bool { return in[n] }
-		tree, err = depmod.Load(ctx, b.fsys, kver, dopts)
-		if err != nil {
-			return fmt.Errorf("initramfs: %w", err)
+		if full != nil {
+			// Subset keeps the whole tree's order, which is depmod's
+			// order of the subset: a module's place depends only on its
+			// own name and modules.order line.
+			names := make([]string, 0, len(s.in))
+			for n := range s.in {
+				names = append(names, n)
+			}
+			tree = full.Subset(names)
+		} else {
+			in := maps2set(s.in)
+			dopts.Only = func(n string) bool { return in[n] }
+			tree, err = depmod.Load(ctx, b.fsys, kver, dopts)
+			if err != nil {
+				return fmt.Errorf("initramfs: %w", err)
+			}
 		}
 		for _, m := range tree.Modules {
 			for _, kv := range m.Info {
