@@ -62,7 +62,8 @@ func TestBuildConflictCLI(t *testing.T) {
 		t.Errorf("the failed build moved the ref to %q (%v), want %s", ref, err, commit)
 	}
 
-	// With progress on stderr, the error is still one line, the last.
+	// Without --quiet (progress is drawn only on a terminal) the error is
+	// still the one "debatom build:" line, the last.
 	code, _, stderr = build("alpha, beta, gamma")
 	lines = strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
 	last := lines[len(lines)-1]

@@ -46,11 +46,7 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *offline {
 			return fmt.Errorf("%w: --offline needs --lock FILE (resolving needs the index)", errUsage)
 		}
-		ix, err := rf.loadIndex(ctx, rep)
-		if err != nil {
-			return err
-		}
-		plan, err := pf.plan(ctx, ix, rf.arch, rep)
+		_, plan, err := pf.plan(ctx, &rf, rep)
 		if err != nil {
 			return err
 		}

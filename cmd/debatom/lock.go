@@ -22,11 +22,7 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	rep := reporter(stderr)
-	ix, err := rf.loadIndex(ctx, rep)
-	if err != nil {
-		return err
-	}
-	plan, err := pf.plan(ctx, ix, rf.arch, rep)
+	ix, plan, err := pf.plan(ctx, &rf, rep)
 	if err != nil {
 		return err
 	}

@@ -151,19 +151,24 @@ func (p *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.recommends, "recommends", false, "install Recommends too")
 }
 
-// plan resolves the request against ix.
-func (p *planFlags) plan(ctx context.Context, ix *apt.Index, arch string, rep progress.Reporter) (*resolve.Plan, error) {
+// plan loads the index rf names and resolves the request against it.
+func (p *planFlags) plan(ctx context.Context, rf *repoFlags, rep progress.Reporter) (*apt.Index, *resolve.Plan, error) {
+	// A usage error is told before the index is read.
 	if p.variant == "" && len(p.include) == 0 {
-		return nil, fmt.Errorf("%w: nothing to resolve: give --variant or --include", errUsage)
+		return nil, nil, fmt.Errorf("%w: nothing to resolve: give --variant or --include", errUsage)
+	}
+	ix, err := rf.loadIndex(ctx, rep)
+	if err != nil {
+		return nil, nil, err
 	}
 	st := progress.Start(rep, "resolve", "resolving")
-	plan, err := resolve.Resolve(ctx, ix.Packages, resolve.Request{Arch: arch, Baseline: p.variant,
+	plan, err := resolve.Resolve(ctx, ix.Packages, resolve.Request{Arch: rf.arch, Baseline: p.variant,
 		Include: p.include, Exclude: p.exclude, Recommends: p.recommends})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st.End("%d packages", len(plan.Packages))
-	return plan, nil
+	return ix, plan, nil
 }
 
 // reporter shows progress on stderr when it is a terminal, else nothing.
@@ -188,11 +193,7 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	rep := reporter(stderr)
-	ix, err := rf.loadIndex(ctx, rep)
-	if err != nil {
-		return err
-	}
-	plan, err := pf.plan(ctx, ix, rf.arch, rep)
+	ix, plan, err := pf.plan(ctx, &rf, rep)
 	if err != nil {
 		return err
 	}
