@@ -25,7 +25,6 @@ package deb
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -140,12 +139,17 @@ type Reader struct {
 	Package *Package
 	a       *ar.Reader
 	name    string
+	dec     *Decoder
 }
 
 // Open reads the .deb in r up to and including its control member, so
 // the caller can look at the package before streaming its files with
 // Data. name is used in error messages.
 func Open(r io.Reader, name string) (*Reader, error) {
+	return open(r, name, new(Decoder))
+}
+
+func open(r io.Reader, name string, dec *Decoder) (*Reader, error) {
 	a := ar.NewReader(r, name)
 	h, err := a.Next()
 	if err == io.EOF {
@@ -179,10 +183,10 @@ func Open(r io.Reader, name string) (*Reader, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	p.ControlCompression = comp
-	if err := readControl(p, a, name, h.Name, comp); err != nil {
+	if err := readControl(p, a, name, h.Name, comp, dec); err != nil {
 		return nil, err
 	}
-	return &Reader{Package: p, a: a, name: name}, nil
+	return &Reader{Package: p, a: a, name: name, dec: dec}, nil
 }
 
 // Data hands each data.tar entry to fn in archive order. It may be called
@@ -197,7 +201,7 @@ func (d *Reader) Data(ctx context.Context, fn DataFunc) error {
 		return fmt.Errorf("%s: %w", d.name, err)
 	}
 	d.Package.DataCompression = comp
-	return readData(ctx, d.a, d.name, h.Name, comp, fn)
+	return readData(ctx, d.a, d.name, h.Name, comp, d.dec, fn)
 }
 
 // nextRequired returns the next member not starting with "_", which must
@@ -242,8 +246,8 @@ func memberCompression(member, base string) (string, error) {
 
 // openMember returns the decompressed stream of the current member, and a
 // function that drains it (so trailing checksums are verified) and frees it.
-func openMember(a *ar.Reader, name, member, comp string) (io.Reader, func() error, error) {
-	r, closer, err := Decompress(comp, a)
+func openMember(a *ar.Reader, name, member, comp string, dec *Decoder) (io.Reader, func() error, error) {
+	r, closer, err := dec.decompress(comp, a)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: member %s: %w", name, member, err)
 	}
@@ -258,8 +262,8 @@ func openMember(a *ar.Reader, name, member, comp string) (io.Reader, func() erro
 	return r, finish, nil
 }
 
-func readControl(p *Package, a *ar.Reader, name, member, comp string) error {
-	r, finish, err := openMember(a, name, member, comp)
+func readControl(p *Package, a *ar.Reader, name, member, comp string, dec *Decoder) error {
+	r, finish, err := openMember(a, name, member, comp, dec)
 	if err != nil {
 		return err
 	}
@@ -377,14 +381,12 @@ func isHex(s string) bool {
 	return true
 }
 
-func readData(ctx context.Context, a *ar.Reader, name, member, comp string, fn DataFunc) error {
-	r, finish, err := openMember(a, name, member, comp)
+func readData(ctx context.Context, a *ar.Reader, name, member, comp string, dec *Decoder, fn DataFunc) error {
+	r, finish, err := openMember(a, name, member, comp, dec)
 	if err != nil {
 		return err
 	}
-	// archive/tar reads in 512-byte blocks; a buffer keeps the
-	// decompressor's per-call overhead off the hot path.
-	tr := tar.NewReader(bufio.NewReaderSize(r, 256<<10))
+	tr := tar.NewReader(dec.buffered(r))
 	for {
 		if err := ctx.Err(); err != nil {
 			finish()

@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"bufio"
 	"compress/bzip2"
 	"fmt"
 	"io"
@@ -22,16 +23,48 @@ const maxWindow = 128 << 20
 // input decodes as the concatenation of its streams, as xz-utils, zstd
 // and gzip do.
 func Decompress(comp string, r io.Reader) (io.Reader, func(), error) {
+	return new(Decoder).decompress(comp, r)
+}
+
+// Decoder is decoding state that one goroutine reuses from member to
+// member and package to package: the xz decoder's window, probability
+// tables and input buffer, and the buffer the tar reader reads through.
+// Unpacking hundreds of packages with a fresh xz decoder each allocated
+// over a gigabyte of windows per build. The zero Decoder is ready to use;
+// a Decoder is not safe for concurrent use, and a stream it returned is
+// valid only until its next use.
+type Decoder struct {
+	xz *xz.Reader
+	br *bufio.Reader
+}
+
+// Open is the package-level Open reusing d's state.
+func (d *Decoder) Open(r io.Reader, name string) (*Reader, error) {
+	return open(r, name, d)
+}
+
+// Decompress is the package-level Decompress reusing d's state for xz.
+func (d *Decoder) Decompress(comp string, r io.Reader) (io.Reader, func(), error) {
+	return d.decompress(comp, r)
+}
+
+func (d *Decoder) decompress(comp string, r io.Reader) (io.Reader, func(), error) {
 	nop := func() {}
 	switch comp {
 	case "none":
 		return r, nop, nil
 	case "xz":
-		d, err := xz.NewReader(r, maxWindow)
-		if err != nil {
+		if d.xz == nil {
+			z, err := xz.NewReader(nil, maxWindow)
+			if err != nil {
+				return nil, nil, fmt.Errorf("xz: %w", err)
+			}
+			d.xz = z
+		}
+		if err := d.xz.Reset(r); err != nil {
 			return nil, nil, fmt.Errorf("xz: %w", err)
 		}
-		return errPrefix{d, "xz"}, nop, nil
+		return errPrefix{d.xz, "xz"}, nop, nil
 	case "zstd":
 		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow), zstd.WithDecoderLowmem(true))
 		if err != nil {
@@ -73,4 +106,19 @@ func (e errPrefix) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("%s: %w", e.name, err)
 	}
 	return n, err
+}
+
+// tarBufSize is the buffer between the decompressor and archive/tar,
+// which reads in 512-byte blocks: it keeps the decompressor's per-call
+// overhead off the hot path.
+const tarBufSize = 256 << 10
+
+// buffered returns r behind d's reusable read buffer.
+func (d *Decoder) buffered(r io.Reader) *bufio.Reader {
+	if d.br == nil {
+		d.br = bufio.NewReaderSize(r, tarBufSize)
+	} else {
+		d.br.Reset(r)
+	}
+	return d.br
 }

@@ -162,8 +162,9 @@ func (u *Unpacker) UnpackAll(ctx context.Context, inputs []Input) ([]*Result, er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var dec deb.Decoder // one per worker: decoders are big, reuse them
 			for i := range jobs {
-				r, err := u.Unpack(ctx, inputs[i])
+				r, err := u.unpackInput(ctx, inputs[i], &dec)
 				results[i], errs[i] = r, err
 				if err != nil {
 					cancel()
@@ -204,6 +205,10 @@ feed:
 // Unpack unpacks one .deb, or takes its manifest from the cache when the
 // cache has it and the repository holds every object it names.
 func (u *Unpacker) Unpack(ctx context.Context, in Input) (*Result, error) {
+	return u.unpackInput(ctx, in, new(deb.Decoder))
+}
+
+func (u *Unpacker) unpackInput(ctx context.Context, in Input, dec *deb.Decoder) (*Result, error) {
 	start := time.Now()
 	sum, err := fileSHA256(in.Path)
 	if err != nil {
@@ -220,7 +225,7 @@ func (u *Unpacker) Unpack(ctx context.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 	defer f.Close()
-	m, err := u.unpack(ctx, f, in.Path)
+	m, err := u.unpack(ctx, f, in.Path, dec)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +241,7 @@ func (u *Unpacker) Unpack(ctx context.Context, in Input) (*Result, error) {
 // Read unpacks the .deb in r (name is used in errors) without the cache.
 func (u *Unpacker) Read(ctx context.Context, r io.Reader, name string) (*Manifest, error) {
 	h := sha256.New()
-	m, err := u.unpack(ctx, io.TeeReader(r, h), name)
+	m, err := u.unpack(ctx, io.TeeReader(r, h), name, new(deb.Decoder))
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +266,8 @@ func fileSHA256(p string) (string, error) {
 }
 
 // unpack streams the package's data.tar into the repository.
-func (u *Unpacker) unpack(ctx context.Context, r io.Reader, name string) (*Manifest, error) {
-	d, err := deb.Open(r, name)
+func (u *Unpacker) unpack(ctx context.Context, r io.Reader, name string, dec *deb.Decoder) (*Manifest, error) {
+	d, err := dec.Open(r, name)
 	if err != nil {
 		return nil, err
 	}
