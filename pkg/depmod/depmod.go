@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -124,30 +125,42 @@ func Load(ctx context.Context, fsys fs.FS, kver string, opts Options) (*Tree, er
 	}
 
 	mods := make([]*Module, len(paths))
+	for i, p := range paths {
+		mods[i] = &Module{Path: p, Name: ModuleName(p)}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	g.SetLimit(workers)
-	for i, p := range paths {
+	// Workers take modules in order from a shared counter, each with its
+	// own decoder and buffers: a kernel has a thousand modules, and a
+	// fresh xz window and image buffer for each made most of depmod's
+	// garbage.
+	var next atomic.Int64
+	for range min(workers, len(paths)) {
 		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			m := &Module{Path: p, Name: ModuleName(p)}
-			mods[i] = m
-			info, err := readModule(fsys, dir+"/"+p)
-			if err != nil {
-				err = fmt.Errorf("depmod: module %s: %w", path.Join(dir, p), err)
-				if opts.Warnf == nil {
+			var mr moduleReader
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(mods) {
+					return nil
+				}
+				if err := gctx.Err(); err != nil {
 					return err
 				}
-				opts.Warnf("%v (kept without aliases, symbols or dependencies)", err)
-				return nil
+				m := mods[i]
+				info, err := mr.read(fsys, dir+"/"+m.Path)
+				if err != nil {
+					err = fmt.Errorf("depmod: module %s: %w", path.Join(dir, m.Path), err)
+					if opts.Warnf == nil {
+						return err
+					}
+					opts.Warnf("%v (kept without aliases, symbols or dependencies)", err)
+					continue
+				}
+				m.ModuleInfo = *info
 			}
-			m.ModuleInfo = *info
-			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -159,18 +172,6 @@ func Load(ctx context.Context, fsys fs.FS, kver string, opts Options) (*Tree, er
 }
 
 func isNotExist(err error) bool { return err != nil && errors.Is(err, fs.ErrNotExist) }
-
-func readModule(fsys fs.FS, name string) (*ModuleInfo, error) {
-	raw, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return nil, err
-	}
-	img, err := Decompress(name, raw)
-	if err != nil {
-		return nil, err
-	}
-	return ParseModule(img)
-}
 
 // findModules lists module files below dir (relative paths), skipping
 // build/ and source/ as depmod does and resolving duplicate module names.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -487,5 +488,52 @@ func BenchmarkHostDepmod(b *testing.B) {
 		if out, err := exec.Command(depmod, "-b", root, kver).CombinedOutput(); err != nil {
 			b.Fatalf("depmod: %v: %s", err, out)
 		}
+	}
+}
+
+// TestReuseAfterBadModule: one worker reads every module with one decoder
+// and one set of buffers; a broken module (truncated xz, garbage) among
+// them must not change what is read for the modules after it.
+func TestReuseAfterBadModule(t *testing.T) {
+	root := copyTree(t, "testdata/tree")
+	const rel = "kernel/lib/math/cordic.ko.xz"
+	dir := filepath.Join(root, ModulesDir(testKVer))
+	raw, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "0"/"1" sort first, so the bad files are read before the good ones.
+	for name, data := range map[string][]byte{"kernel/0bad.ko.xz": raw[:len(raw)/2], "kernel/1bad.ko.xz": []byte("not xz")} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var warnings []string
+	tr, err := Load(context.Background(), os.DirFS(root), testKVer, Options{Workers: 1, Warnf: func(f string, a ...any) {
+		warnings = append(warnings, fmt.Sprintf(f, a...))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 2 {
+		t.Errorf("warnings %q, want two", warnings)
+	}
+	good := 0
+	for _, m := range tr.Modules {
+		if strings.Contains(m.Path, "bad") {
+			continue
+		}
+		img := decompressed(t, m.Path)
+		want, err := ParseModule(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m.ModuleInfo, *want) {
+			t.Errorf("%s: read after bad modules differs from a fresh read", m.Path)
+		}
+		good++
+	}
+	if good < 3 {
+		t.Fatalf("only %d good modules in testdata", good)
 	}
 }

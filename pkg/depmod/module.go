@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -17,6 +19,10 @@ import (
 // maxModuleSize bounds a decompressed module: the largest Debian 13 module
 // (amdgpu) is about 25 MiB, so 512 MiB only stops a decompression bomb.
 const maxModuleSize = 512 << 20
+
+// moduleDictMax bounds an xz module's dictionary: kernels compress
+// modules with at most a few MiB.
+const moduleDictMax = 64 << 20
 
 // KV is one .modinfo entry ("alias=pci:v...", "softdep=pre: crc32c").
 type KV struct {
@@ -62,7 +68,7 @@ func Decompress(name string, data []byte) ([]byte, error) {
 	case strings.HasSuffix(name, ".xz"):
 		// The same decoder that unpacks packages: kernels compress modules
 		// the way dpkg-deb compresses members (LZMA2 alone).
-		xr, err := xz.NewReader(bytes.NewReader(data), 64<<20)
+		xr, err := xz.NewReader(bytes.NewReader(data), moduleDictMax)
 		if err != nil {
 			return nil, fmt.Errorf("xz: %w", err)
 		}
@@ -93,6 +99,82 @@ func Decompress(name string, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("decompressed size exceeds %d bytes", maxModuleSize)
 	}
 	return buf.Bytes(), nil
+}
+
+// moduleReader reads modules one after another, reusing its xz decoder
+// (window and probability tables) and its buffers: ParseModule copies
+// what it keeps, so the image is free again once it returns. It is not
+// safe for concurrent use.
+type moduleReader struct {
+	xz       *xz.Reader
+	raw, img []byte
+}
+
+// read decompresses and parses the module file name of fsys.
+func (r *moduleReader) read(fsys fs.FS, name string) (*ModuleInfo, error) {
+	var err error
+	r.raw, err = readFileInto(fsys, name, r.raw[:0])
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(name, ".xz") {
+		img, err := Decompress(name, r.raw)
+		if err != nil {
+			return nil, err
+		}
+		return ParseModule(img)
+	}
+	if r.xz == nil {
+		if r.xz, err = xz.NewReader(nil, moduleDictMax); err != nil {
+			return nil, fmt.Errorf("xz: %w", err)
+		}
+	}
+	if err := r.xz.Reset(bytes.NewReader(r.raw)); err != nil {
+		return nil, fmt.Errorf("xz: %w", err)
+	}
+	r.img, err = readAllInto(io.LimitReader(r.xz, maxModuleSize+1), r.img[:0])
+	if err != nil {
+		return nil, fmt.Errorf("decompressing: xz: %w", err)
+	}
+	if len(r.img) > maxModuleSize {
+		return nil, fmt.Errorf("decompressed size exceeds %d bytes", maxModuleSize)
+	}
+	return ParseModule(r.img)
+}
+
+// readFileInto reads the file name of fsys into buf, which it grows
+// when the file does not fit.
+func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > 0 && int64(cap(buf)) < st.Size()+1 {
+		buf = slices.Grow(buf, int(st.Size())+1) // +1: EOF needs no growth
+	}
+	buf, err = readAllInto(f, buf)
+	if err != nil {
+		return buf, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return buf, nil
+}
+
+// readAllInto is io.ReadAll appending to buf.
+func readAllInto(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(len(buf), 64<<10))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // ParseModule reads .modinfo, the exported and the needed symbols from an
