@@ -62,6 +62,13 @@ type Options struct {
 	// decompressing the rest is most of depmod's time. The caller must
 	// accept every dependency of what it accepts (see ParseDep).
 	Only func(name string) bool
+	// Parsed, when set, is asked first for each module file (by its
+	// path in fsys); when it answers, the file is not read. It lets a
+	// caller that parsed modules earlier (the build parses the kernel
+	// package's modules while other packages still unpack) skip the
+	// work; it must answer only for files whose content it parsed, with
+	// the same Compression. It is called from several goroutines.
+	Parsed func(name string) (*ModuleInfo, bool)
 }
 
 // Module is one module file of the tree.
@@ -140,7 +147,7 @@ func Load(ctx context.Context, fsys fs.FS, kver string, opts Options) (*Tree, er
 	var next atomic.Int64
 	for range min(workers, len(paths)) {
 		g.Go(func() error {
-			var mr moduleReader
+			var mp Parser
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(mods) {
@@ -150,7 +157,14 @@ func Load(ctx context.Context, fsys fs.FS, kver string, opts Options) (*Tree, er
 					return err
 				}
 				m := mods[i]
-				info, err := mr.read(fsys, dir+"/"+m.Path)
+				name := dir + "/" + m.Path
+				if opts.Parsed != nil {
+					if info, ok := opts.Parsed(name); ok {
+						m.ModuleInfo = *info
+						continue
+					}
+				}
+				info, err := mp.read(fsys, name)
 				if err != nil {
 					err = fmt.Errorf("depmod: module %s: %w", path.Join(dir, m.Path), err)
 					if opts.Warnf == nil {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -535,5 +536,52 @@ func TestReuseAfterBadModule(t *testing.T) {
 	}
 	if good < 3 {
 		t.Fatalf("only %d good modules in testdata", good)
+	}
+}
+
+// TestParsed: a module Parsed answers for is taken from it and not read
+// (here the file is garbage, which would fail Load), the others are read,
+// and Parser.Parse over a reader gives what Load reads.
+func TestParsed(t *testing.T) {
+	root := copyTree(t, "testdata/tree")
+	const rel = "kernel/lib/math/cordic.ko.xz"
+	dir := ModulesDir(testKVer)
+	raw, err := os.ReadFile(filepath.Join(root, dir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Parser
+	info, err := p.Parse(rel, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Generate(context.Background(), os.DirFS(root), testKVer, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, dir, rel), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var asked []string
+	tr, err := Load(context.Background(), os.DirFS(root), testKVer, Options{Parsed: func(name string) (*ModuleInfo, bool) {
+		mu.Lock()
+		asked = append(asked, name)
+		mu.Unlock()
+		return info, name == dir+"/"+rel
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != len(tr.Modules) {
+		t.Errorf("Parsed was asked %d times for %d modules", len(asked), len(tr.Modules))
+	}
+	got, err := tr.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareFiles(t, got, want)
+	if Compression(rel) != "xz" || Compression("a.ko.zst") != "zst" || Compression("a.ko.gz") != "gz" || Compression("a.ko") != "" {
+		t.Error("Compression names the wrong decompression")
 	}
 }

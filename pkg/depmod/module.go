@@ -101,63 +101,82 @@ func Decompress(name string, data []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// moduleReader reads modules one after another, reusing its xz decoder
+// A Parser reads module files one after another, reusing its xz decoder
 // (window and probability tables) and its buffers: ParseModule copies
-// what it keeps, so the image is free again once it returns. It is not
-// safe for concurrent use.
-type moduleReader struct {
+// what it keeps, so the image is free again once it returns. The zero
+// Parser is ready to use; it is not safe for concurrent use.
+type Parser struct {
 	xz       *xz.Reader
 	raw, img []byte
 }
 
-// read decompresses and parses the module file name of fsys.
-func (r *moduleReader) read(fsys fs.FS, name string) (*ModuleInfo, error) {
+// Parse decompresses and parses the module file whose content r reads;
+// name, the file's name, chooses the decompression as kmod does.
+func (p *Parser) Parse(name string, r io.Reader) (*ModuleInfo, error) {
 	var err error
-	r.raw, err = readFileInto(fsys, name, r.raw[:0])
+	p.raw, err = readAllInto(r, p.raw[:0])
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	return p.parse(name)
+}
+
+// read reads the module file name of fsys.
+func (p *Parser) read(fsys fs.FS, name string) (*ModuleInfo, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	p.raw = p.raw[:0]
+	if st, err := f.Stat(); err == nil && st.Size() > 0 && int64(cap(p.raw)) < st.Size()+1 {
+		p.raw = slices.Grow(p.raw, int(st.Size())+1) // +1: EOF needs no growth
+	}
+	p.raw, err = readAllInto(f, p.raw)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return p.parse(name)
+}
+
+// parse decompresses and parses p.raw.
+func (p *Parser) parse(name string) (*ModuleInfo, error) {
 	if !strings.HasSuffix(name, ".xz") {
-		img, err := Decompress(name, r.raw)
+		img, err := Decompress(name, p.raw)
 		if err != nil {
 			return nil, err
 		}
 		return ParseModule(img)
 	}
-	if r.xz == nil {
-		if r.xz, err = xz.NewReader(nil, moduleDictMax); err != nil {
+	var err error
+	if p.xz == nil {
+		if p.xz, err = xz.NewReader(nil, moduleDictMax); err != nil {
 			return nil, fmt.Errorf("xz: %w", err)
 		}
 	}
-	if err := r.xz.Reset(bytes.NewReader(r.raw)); err != nil {
+	if err := p.xz.Reset(bytes.NewReader(p.raw)); err != nil {
 		return nil, fmt.Errorf("xz: %w", err)
 	}
-	r.img, err = readAllInto(io.LimitReader(r.xz, maxModuleSize+1), r.img[:0])
+	p.img, err = readAllInto(io.LimitReader(p.xz, maxModuleSize+1), p.img[:0])
 	if err != nil {
 		return nil, fmt.Errorf("decompressing: xz: %w", err)
 	}
-	if len(r.img) > maxModuleSize {
+	if len(p.img) > maxModuleSize {
 		return nil, fmt.Errorf("decompressed size exceeds %d bytes", maxModuleSize)
 	}
-	return ParseModule(r.img)
+	return ParseModule(p.img)
 }
 
-// readFileInto reads the file name of fsys into buf, which it grows
-// when the file does not fit.
-func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return buf, err
+// Compression names the decompression kmod, and Parser, apply to a
+// module file of that name: "xz", "zst", "gz", or "" for none. Two files
+// with the same content and Compression parse the same.
+func Compression(name string) string {
+	for _, c := range []string{"xz", "zst", "gz"} {
+		if strings.HasSuffix(name, "."+c) {
+			return c
+		}
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > 0 && int64(cap(buf)) < st.Size()+1 {
-		buf = slices.Grow(buf, int(st.Size())+1) // +1: EOF needs no growth
-	}
-	buf, err = readAllInto(f, buf)
-	if err != nil {
-		return buf, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return buf, nil
+	return ""
 }
 
 // readAllInto is io.ReadAll appending to buf.
