@@ -11,12 +11,13 @@ var (
 )
 
 const (
-	// chunkMax is the most an LZMA2 chunk can decode to.
-	chunkMax = 2 << 20
-	// inPad follows a chunk's compressed bytes so that one symbol can
-	// read past their end without a bounds failure; the overrun is then
-	// reported as corrupt data. One symbol consumes at most 48 bytes.
-	inPad = 64
+	// inSize is the length of the array a chunk's compressed bytes (at
+	// most 64 KiB) are decoded from. Indexing it with i&inMask needs no
+	// bounds check, and since the decoder stops as soon as a symbol has
+	// read past the chunk's end (one symbol reads at most 48 bytes), the
+	// mask never wraps: it only tells the compiler what is already true.
+	inSize = 1 << 17
+	inMask = inSize - 1
 )
 
 // lenDec holds the probabilities of a match-length decoder.
@@ -48,20 +49,22 @@ type lzma2 struct {
 	state      uint32
 	rep        [4]uint32
 
-	isMatch    [12 << 4]uint16
-	isRep      [12]uint16
-	isRep0     [12]uint16
-	isRep1     [12]uint16
-	isRep2     [12]uint16
-	isRep0Long [12 << 4]uint16
+	// The tables are sized to powers of two, a little beyond what the
+	// format uses, so that masked indexes need no bounds checks.
+	isMatch    [16 << 4]uint16 // by state<<4 | posState
+	isRep      [16]uint16
+	isRep0     [16]uint16
+	isRep1     [16]uint16
+	isRep2     [16]uint16
+	isRep0Long [16 << 4]uint16
 	distSlot   [4][64]uint16
-	distSpec   [114]uint16
+	distSpec   [128]uint16 // 114 used
 	distAlign  [16]uint16
 	matchLen   lenDec
 	repLen     lenDec
-	literal    [0x300 << 4]uint16
+	literal    [16][0x400]uint16 // 1<<(lc+lp) coders of 0x300 used
 
-	in []byte // compressed chunk plus inPad zero bytes
+	in [inSize]byte // the compressed bytes of the chunk being decoded
 }
 
 // startBlock prepares for a block with the given dictionary; the block's
@@ -115,7 +118,7 @@ func (d *lzma2) resetDict() {
 func (d *lzma2) resetState() {
 	d.state = 0
 	d.rep = [4]uint32{}
-	for _, p := range [][]uint16{d.isMatch[:], d.isRep[:], d.isRep0[:], d.isRep1[:], d.isRep2[:], d.isRep0Long[:], d.distSpec[:], d.distAlign[:], d.literal[:]} {
+	for _, p := range [][]uint16{d.isMatch[:], d.isRep[:], d.isRep0[:], d.isRep1[:], d.isRep2[:], d.isRep0Long[:], d.distSpec[:], d.distAlign[:]} {
 		for i := range p {
 			p[i] = 1024
 		}
@@ -123,6 +126,13 @@ func (d *lzma2) resetState() {
 	for i := range d.distSlot {
 		for j := range d.distSlot[i] {
 			d.distSlot[i][j] = 1024
+		}
+	}
+	// Only the literal coders lc and lp select are used (one, for what
+	// xz writes by default).
+	for i := range d.literal[:1<<(d.lc+d.lp)] {
+		for j := range d.literal[i][:0x300] {
+			d.literal[i][j] = 1024
 		}
 	}
 	for _, l := range []*lenDec{&d.matchLen, &d.repLen} {
@@ -206,20 +216,17 @@ func (d *lzma2) chunk(r *input) (int, error) {
 	if comp < 5 {
 		return 0, errCorrupt
 	}
-	if cap(d.in) < comp+inPad {
-		d.in = make([]byte, 64<<10+inPad)
-	}
 	b, err := r.take(comp)
 	if err != nil {
 		return 0, err
 	}
-	d.in = d.in[:comp+inPad]
-	copy(d.in, b)
-	clear(d.in[comp:])
 	// A range coder's first byte is always zero; nothing else checks it.
-	if d.in[0] != 0 {
+	if b[0] != 0 {
 		return 0, errCorrupt
 	}
+	// Copying (at memory speed) costs far less than the bounds checks
+	// decoding from b in place would.
+	copy(d.in[:], b)
 	d.room(unc)
 	if err := d.decode(unc, comp); err != nil {
 		return 0, err
@@ -229,60 +236,108 @@ func (d *lzma2) chunk(r *input) (int, error) {
 
 // bit decodes one bit with probability *p. It takes and returns the range
 // coder's state as values so that, inlined, the state stays in registers.
-func bit(in []byte, i int, rng, code uint32, p *uint16) (int, uint32, uint32, uint32) {
+func bit(in *[inSize]byte, i int, rng, code uint32, p *uint16) (int, uint32, uint32, uint32) {
 	if rng < 1<<24 {
 		rng <<= 8
-		code = code<<8 | uint32(in[i])
+		code = code<<8 | uint32(in[i&inMask])
 		i++
 	}
-	bound := (rng >> 11) * uint32(*p)
+	v := uint32(*p)
+	bound := (rng >> 11) * v
 	if code < bound {
-		*p += (2048 - *p) >> 5
+		*p = uint16(v + (2048-v)>>5)
 		return i, bound, code, 0
 	}
-	*p -= *p >> 5
+	*p = uint16(v - v>>5)
 	return i, rng - bound, code - bound, 1
 }
 
-// tree decodes a bits-wide symbol, most significant bit first.
-func tree(in []byte, i int, rng, code uint32, probs []uint16, bits uint) (int, uint32, uint32, uint32) {
+// bitc is bit without a branch on the decoded bit, for bits that are
+// hard to predict (literals, bit trees): there a mispredicted branch
+// costs more than computing both outcomes and selecting with a mask.
+func bitc(in *[inSize]byte, i int, rng, code uint32, p *uint16) (int, uint32, uint32, uint32) {
+	// Normalise without a branch: n is 1 when rng < 1<<24.
+	n := uint32((uint64(rng) - 1<<24) >> 63)
+	sh := n << 3
+	rng <<= sh
+	code = code<<sh | uint32(in[i&inMask])&(0-n)
+	i += int(n)
+	v := uint32(*p)
+	bound := (rng >> 11) * v
+	// m is all ones for a 0 bit (code < bound), zero for a 1 bit.
+	m := uint32((uint64(code) - uint64(bound)) >> 32)
+	*p = uint16(v + ((2048-v)>>5)&m - (v>>5)&^m)
+	return i, bound&m | (rng-bound)&^m, code - bound&^m, m + 1
+}
+
+// tree3 decodes a three-bit symbol, most significant bit first, unrolled.
+func tree3(in *[inSize]byte, i int, rng, code uint32, p *[8]uint16) (int, uint32, uint32, uint32) {
+	var b uint32
+	i, rng, code, b = bitc(in, i, rng, code, &p[1])
+	sym := 2 | b
+	i, rng, code, b = bitc(in, i, rng, code, &p[sym&7])
+	sym = sym<<1 | b
+	i, rng, code, b = bitc(in, i, rng, code, &p[sym&7])
+	return i, rng, code, (sym<<1 | b) - 8
+}
+
+// tree6 decodes a six-bit symbol (a distance slot).
+func tree6(in *[inSize]byte, i int, rng, code uint32, p *[64]uint16) (int, uint32, uint32, uint32) {
 	sym := uint32(1)
 	var b uint32
-	for sym < 1<<bits {
-		i, rng, code, b = bit(in, i, rng, code, &probs[sym])
+	for sym < 64 {
+		i, rng, code, b = bitc(in, i, rng, code, &p[sym])
 		sym = sym<<1 | b
 	}
-	return i, rng, code, sym - 1<<bits
+	return i, rng, code, sym - 64
+}
+
+// tree8 decodes an eight-bit symbol (a long match length).
+func tree8(in *[inSize]byte, i int, rng, code uint32, p *[256]uint16) (int, uint32, uint32, uint32) {
+	sym := uint32(1)
+	var b uint32
+	for sym < 256 {
+		i, rng, code, b = bitc(in, i, rng, code, &p[sym])
+		sym = sym<<1 | b
+	}
+	return i, rng, code, sym - 256
 }
 
 // length decodes a match length (2..273).
-func length(in []byte, i int, rng, code uint32, l *lenDec, posState uint32) (int, uint32, uint32, int) {
+func length(in *[inSize]byte, i int, rng, code uint32, l *lenDec, posState uint32) (int, uint32, uint32, int) {
 	var b, s uint32
 	i, rng, code, b = bit(in, i, rng, code, &l.choice)
 	if b == 0 {
-		i, rng, code, s = tree(in, i, rng, code, l.low[posState][:], 3)
+		i, rng, code, s = tree3(in, i, rng, code, &l.low[posState&15])
 		return i, rng, code, int(s) + 2
 	}
 	i, rng, code, b = bit(in, i, rng, code, &l.choice2)
 	if b == 0 {
-		i, rng, code, s = tree(in, i, rng, code, l.mid[posState][:], 3)
+		i, rng, code, s = tree3(in, i, rng, code, &l.mid[posState&15])
 		return i, rng, code, int(s) + 10
 	}
-	i, rng, code, s = tree(in, i, rng, code, l.high[:], 8)
+	i, rng, code, s = tree8(in, i, rng, code, &l.high)
 	return i, rng, code, int(s) + 18
 }
 
 // litNext is the state after a literal.
-var litNext = [12]uint32{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 4, 5}
+var litNext = [16]uint32{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 4, 5}
 
-// decode decodes one LZMA chunk of unc bytes from d.in[:comp].
+// decode decodes one LZMA chunk of unc bytes from d.in[:comp] to
+// d.buf[d.pos:], which room has made space for.
+//
+// It is the hot loop of unpacking. Everything it touches per symbol is a
+// local, so that the range coder's state and the window position stay
+// in registers; table indexes are masked to the tables' power-of-two
+// sizes and the window is resliced to the chunk's end, so the compiler
+// proves most accesses in bounds without a check.
 func (d *lzma2) decode(unc, comp int) error {
-	in := d.in
-	buf := d.buf
+	in := &d.in
+	buf := d.buf[:d.pos+unc]
 	pos := d.pos
-	end := pos + unc
-	base := d.base
 	start := d.start
+	posBase := uint32(d.base)
+	dictSize := int64(d.dictSize)
 	rng := uint32(0xffffffff)
 	code := uint32(in[1])<<24 | uint32(in[2])<<16 | uint32(in[3])<<8 | uint32(in[4])
 	i := 5
@@ -290,60 +345,56 @@ func (d *lzma2) decode(unc, comp int) error {
 	rep0, rep1, rep2, rep3 := d.rep[0], d.rep[1], d.rep[2], d.rep[3]
 	pbMask := uint32(1)<<d.pb - 1
 	lpMask := uint32(1)<<d.lp - 1
-	lc := d.lc
+	lc := d.lc & 15
 	var b uint32
-	for pos < end {
+	for pos < len(buf) {
 		if i > comp {
 			return errCorrupt
 		}
-		abs := uint32(base + int64(pos))
-		posState := abs & pbMask
-		st := state
-		i, rng, code, b = bit(in, i, rng, code, &d.isMatch[st<<4|posState])
+		posState := (uint32(pos) + posBase) & pbMask
+		st := state & 15
+		i, rng, code, b = bit(in, i, rng, code, &d.isMatch[(st<<4|posState)&0xff])
 		if b == 0 {
 			var prev uint32
 			if pos > start {
 				prev = uint32(buf[pos-1])
 			}
-			off := 0x300 * (((abs & lpMask) << lc) + prev>>(8-lc))
-			// An array pointer lets the compiler drop the bounds checks
-			// of the eight-bit loops below.
-			lit := (*[0x300]uint16)(d.literal[off : off+0x300])
+			lit := &d.literal[(((uint32(pos)+posBase)&lpMask)<<lc+prev>>(8-lc))&15]
 			sym := uint32(1)
 			if st < 7 {
 				// Unrolled: the eight bits of a plain literal.
-				i, rng, code, b = bit(in, i, rng, code, &lit[1])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[1])
 				sym = 2 | b
-				i, rng, code, b = bit(in, i, rng, code, &lit[sym&3])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&3])
 				sym = sym<<1 | b
-				i, rng, code, b = bit(in, i, rng, code, &lit[sym&7])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&7])
 				sym = sym<<1 | b
-				i, rng, code, b = bit(in, i, rng, code, &lit[sym&15])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&15])
 				sym = sym<<1 | b
-				i, rng, code, b = bit(in, i, rng, code, &lit[sym&31])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&31])
 				sym = sym<<1 | b
-				i, rng, code, b = bit(in, i, rng, code, &lit[sym&63])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&63])
 				sym = sym<<1 | b
-				i, rng, code, b = bit(in, i, rng, code, &lit[sym&127])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&127])
 				sym = sym<<1 | b
-				i, rng, code, b = bit(in, i, rng, code, &lit[sym&255])
+				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&255])
 				sym = sym<<1 | b
 			} else {
-				if int(rep0) >= pos-start {
+				// A literal after a match is coded against the byte at
+				// rep0 while its bits agree (o stays 0x100), then as a
+				// plain literal (o becomes 0). o is updated without a
+				// branch: a mispredicted one costs more than the masks.
+				if int64(rep0) >= int64(pos-start) {
 					return errDist
 				}
-				mb := uint32(buf[pos-int(rep0)-1]) << 1
+				mb := uint32(buf[pos-int(rep0)-1])
 				o := uint32(0x100)
 				for sym < 0x100 {
-					mbit := mb & o
 					mb <<= 1
-					i, rng, code, b = bit(in, i, rng, code, &lit[o+mbit+sym])
+					mbit := mb & o
+					i, rng, code, b = bitc(in, i, rng, code, &lit[(o+mbit+sym)&0x3ff])
 					sym = sym<<1 | b
-					if b != 0 {
-						o = mbit
-					} else {
-						o ^= mbit
-					}
+					o &= mbit ^ (b - 1)
 				}
 			}
 			buf[pos] = byte(sym)
@@ -362,19 +413,19 @@ func (d *lzma2) decode(unc, comp int) error {
 				state = 10
 			}
 			var slot uint32
-			i, rng, code, slot = tree(in, i, rng, code, d.distSlot[min(n-2, 3)][:], 6)
+			i, rng, code, slot = tree6(in, i, rng, code, &d.distSlot[min(n-2, 3)&3])
 			if slot < 4 {
 				rep0 = slot
 			} else {
 				nd := slot>>1 - 1
 				dist := (2 | slot&1) << nd
 				if slot < 14 {
-					// The reverse tree's probabilities start at
-					// distSpec[dist-slot-1+1] for s = 1.
-					probs := d.distSpec[dist-slot:]
+					// A reverse bit tree whose probabilities start at
+					// distSpec[dist-slot] (for s = 1).
+					probs := dist - slot - 1
 					s := uint32(1)
 					for k := uint32(0); k < nd; k++ {
-						i, rng, code, b = bit(in, i, rng, code, &probs[s-1])
+						i, rng, code, b = bit(in, i, rng, code, &d.distSpec[(probs+s)&127])
 						s = s<<1 | b
 						dist |= b << k
 					}
@@ -383,7 +434,7 @@ func (d *lzma2) decode(unc, comp int) error {
 					for k := nd - 4; k > 0; k-- {
 						if rng < 1<<24 {
 							rng <<= 8
-							code = code<<8 | uint32(in[i])
+							code = code<<8 | uint32(in[i&inMask])
 							i++
 						}
 						rng >>= 1
@@ -395,7 +446,7 @@ func (d *lzma2) decode(unc, comp int) error {
 					dist += direct << 4
 					s := uint32(1)
 					for k := uint32(0); k < 4; k++ {
-						i, rng, code, b = bit(in, i, rng, code, &d.distAlign[s])
+						i, rng, code, b = bit(in, i, rng, code, &d.distAlign[s&15])
 						s = s<<1 | b
 						dist |= b << k
 					}
@@ -405,9 +456,10 @@ func (d *lzma2) decode(unc, comp int) error {
 		} else {
 			i, rng, code, b = bit(in, i, rng, code, &d.isRep0[st])
 			if b == 0 {
-				i, rng, code, b = bit(in, i, rng, code, &d.isRep0Long[st<<4|posState])
+				i, rng, code, b = bit(in, i, rng, code, &d.isRep0Long[(st<<4|posState)&0xff])
 				if b == 0 {
-					if int(rep0) >= pos-start {
+					// A one-byte match at rep0.
+					if int64(rep0) >= int64(pos-start) {
 						return errDist
 					}
 					if st < 7 {
@@ -441,24 +493,37 @@ func (d *lzma2) decode(unc, comp int) error {
 		}
 		// rep0 of 0xffffffff is the end marker, which LZMA2 forbids; like
 		// any distance beyond the data so far, it is corrupt here.
-		if int64(rep0) >= int64(pos-start) || int64(rep0) >= int64(d.dictSize) {
+		if int64(rep0) >= int64(pos-start) || int64(rep0) >= dictSize {
 			return errDist
 		}
-		if n > end-pos {
+		if n > len(buf)-pos {
 			return errCorrupt // a match may not cross a chunk boundary
 		}
-		src := pos - int(rep0) - 1
-		if int(rep0)+1 >= n {
-			copy(buf[pos:pos+n], buf[src:src+n])
-		} else {
-			for k := 0; k < n; k++ {
-				buf[pos+k] = buf[src+k]
+		dist := int(rep0) + 1
+		out := buf[pos:][:n]
+		from := buf[pos-dist:][:n]
+		switch {
+		case n <= 16:
+			// Short matches, most of them: a call to memmove costs
+			// more than the loop, which also repeats overlapping runs
+			// byte by byte as LZ77 means them.
+			for k := range out {
+				out[k] = from[k]
+			}
+		case dist >= n:
+			copy(out, from)
+		default:
+			// An overlapping run repeats the dist bytes before pos:
+			// copy them, then the twice as long pattern so far, and so
+			// on, each copy ending a whole number of periods on.
+			for k := 0; k < n; {
+				k += copy(out[k:], buf[pos-dist:pos+k])
 			}
 		}
 		pos += n
 	}
 	if rng < 1<<24 {
-		code = code<<8 | uint32(in[i])
+		code = code<<8 | uint32(in[i&inMask])
 		i++
 	}
 	if i != comp || code != 0 {
