@@ -55,6 +55,12 @@ type Options struct {
 	CacheDir string
 	// MaxFileSize bounds one regular file; 0 means DefaultMaxFileSize.
 	MaxFileSize int64
+	// Done, when set, is called by UnpackAll as each input succeeds, with
+	// its index and result, from the worker that unpacked it (so it must
+	// be safe for concurrent use and quick). It lets a caller start work
+	// on one package, such as the kernel's modules, while the others
+	// still unpack.
+	Done func(i int, r *Result)
 }
 
 // Input is one .deb to unpack.
@@ -168,6 +174,8 @@ func (u *Unpacker) UnpackAll(ctx context.Context, inputs []Input) ([]*Result, er
 				results[i], errs[i] = r, err
 				if err != nil {
 					cancel()
+				} else if u.opts.Done != nil {
+					u.opts.Done(i, r)
 				}
 			}
 		}()

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/debatom/debatom/pkg/deb/debtest"
@@ -213,6 +214,30 @@ func TestCache(t *testing.T) {
 		}
 		if !reflect.DeepEqual(r.Manifest, cold[i].Manifest) {
 			t.Errorf("cached manifest %d differs from the cold one", i)
+		}
+	}
+
+	// Done sees every input once, with its own result, while UnpackAll runs.
+	var mu sync.Mutex
+	done := map[int]*Result{}
+	withDone := New(repo, Options{CacheDir: cache, Workers: 2, Done: func(i int, r *Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done[i] != nil {
+			t.Errorf("Done called twice for input %d", i)
+		}
+		done[i] = r
+	}})
+	again, err := withDone.UnpackAll(ctx, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != len(inputs) {
+		t.Errorf("Done called for %d of %d inputs", len(done), len(inputs))
+	}
+	for i, r := range again {
+		if done[i] != r {
+			t.Errorf("Done got another result for input %d", i)
 		}
 	}
 
