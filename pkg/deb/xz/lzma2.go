@@ -252,32 +252,43 @@ func bit(in *[inSize]byte, i int, rng, code uint32, p *uint16) (int, uint32, uin
 	return i, rng - bound, code - bound, 1
 }
 
-// bitc is bit without a branch on the decoded bit, for bits that are
-// hard to predict (literals, bit trees): there a mispredicted branch
-// costs more than computing both outcomes and selecting with a mask.
-func bitc(in *[inSize]byte, i int, rng, code uint32, p *uint16) (int, uint32, uint32, uint32) {
-	// Normalise without a branch: n is 1 when rng < 1<<24.
-	n := uint32((uint64(rng) - 1<<24) >> 63)
+// norm and bitc decode a bit as bit does, but without a branch on the
+// decoded bit or on normalising, for bits that are hard to predict
+// (literals, bit trees): there a mispredicted branch costs more than
+// computing both outcomes and selecting with a mask. They are two
+// functions so that each stays within the compiler's inlining budget.
+
+// norm shifts another input byte into the range coder when its range has
+// fallen under 1<<24.
+func norm(in *[inSize]byte, i int, rng, code uint32) (int, uint32, uint32) {
+	n := uint32((uint64(rng) - 1<<24) >> 63) // 1 if rng < 1<<24
 	sh := n << 3
-	rng <<= sh
-	code = code<<sh | uint32(in[i&inMask])&(0-n)
-	i += int(n)
-	v := uint32(*p)
-	bound := (rng >> 11) * v
+	return i + int(n), rng << sh, code<<sh | uint32(in[i&inMask])&(0-n)
+}
+
+// bitc decodes one bit with probability *p from a normalised coder.
+func bitc(rng, code uint32, p *uint16) (uint32, uint32, uint32) {
+	v := int32(*p)
+	bound := (rng >> 11) * uint32(v)
 	// m is all ones for a 0 bit (code < bound), zero for a 1 bit.
-	m := uint32((uint64(code) - uint64(bound)) >> 32)
-	*p = uint16(v + ((2048-v)>>5)&m - (v>>5)&^m)
-	return i, bound&m | (rng-bound)&^m, code - bound&^m, m + 1
+	m := int32((uint64(code) - uint64(bound)) >> 32)
+	// For a 0 bit v += (2048-v)>>5, which is v -= (v-2017)>>5 with an
+	// arithmetic shift; for a 1 bit v -= v>>5.
+	*p = uint16(v - (v+m&-2017)>>5)
+	return bound + (rng-2*bound)&^uint32(m), code - bound&^uint32(m), uint32(m + 1)
 }
 
 // tree3 decodes a three-bit symbol, most significant bit first, unrolled.
 func tree3(in *[inSize]byte, i int, rng, code uint32, p *[8]uint16) (int, uint32, uint32, uint32) {
 	var b uint32
-	i, rng, code, b = bitc(in, i, rng, code, &p[1])
+	i, rng, code = norm(in, i, rng, code)
+	rng, code, b = bitc(rng, code, &p[1])
 	sym := 2 | b
-	i, rng, code, b = bitc(in, i, rng, code, &p[sym&7])
+	i, rng, code = norm(in, i, rng, code)
+	rng, code, b = bitc(rng, code, &p[sym&7])
 	sym = sym<<1 | b
-	i, rng, code, b = bitc(in, i, rng, code, &p[sym&7])
+	i, rng, code = norm(in, i, rng, code)
+	rng, code, b = bitc(rng, code, &p[sym&7])
 	return i, rng, code, (sym<<1 | b) - 8
 }
 
@@ -286,7 +297,8 @@ func tree6(in *[inSize]byte, i int, rng, code uint32, p *[64]uint16) (int, uint3
 	sym := uint32(1)
 	var b uint32
 	for sym < 64 {
-		i, rng, code, b = bitc(in, i, rng, code, &p[sym])
+		i, rng, code = norm(in, i, rng, code)
+		rng, code, b = bitc(rng, code, &p[sym])
 		sym = sym<<1 | b
 	}
 	return i, rng, code, sym - 64
@@ -297,7 +309,8 @@ func tree8(in *[inSize]byte, i int, rng, code uint32, p *[256]uint16) (int, uint
 	sym := uint32(1)
 	var b uint32
 	for sym < 256 {
-		i, rng, code, b = bitc(in, i, rng, code, &p[sym])
+		i, rng, code = norm(in, i, rng, code)
+		rng, code, b = bitc(rng, code, &p[sym])
 		sym = sym<<1 | b
 	}
 	return i, rng, code, sym - 256
@@ -363,21 +376,29 @@ func (d *lzma2) decode(unc, comp int) error {
 			sym := uint32(1)
 			if st < 7 {
 				// Unrolled: the eight bits of a plain literal.
-				i, rng, code, b = bitc(in, i, rng, code, &lit[1])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[1])
 				sym = 2 | b
-				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&3])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[sym&3])
 				sym = sym<<1 | b
-				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&7])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[sym&7])
 				sym = sym<<1 | b
-				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&15])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[sym&15])
 				sym = sym<<1 | b
-				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&31])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[sym&31])
 				sym = sym<<1 | b
-				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&63])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[sym&63])
 				sym = sym<<1 | b
-				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&127])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[sym&127])
 				sym = sym<<1 | b
-				i, rng, code, b = bitc(in, i, rng, code, &lit[sym&255])
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[sym&255])
 				sym = sym<<1 | b
 			} else {
 				// A literal after a match is coded against the byte at
@@ -392,7 +413,8 @@ func (d *lzma2) decode(unc, comp int) error {
 				for sym < 0x100 {
 					mb <<= 1
 					mbit := mb & o
-					i, rng, code, b = bitc(in, i, rng, code, &lit[(o+mbit+sym)&0x3ff])
+					i, rng, code = norm(in, i, rng, code)
+					rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
 					sym = sym<<1 | b
 					o &= mbit ^ (b - 1)
 				}
