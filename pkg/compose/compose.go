@@ -106,6 +106,7 @@ type builder struct {
 	mans  []*unpack.Manifest
 	tree  *fstree.Tree
 	pkgs  []*configure.Package
+	early earlyModules // the kernel's modules, parsed while unpacking
 }
 
 // Build runs every stage. The ref is updated only when everything
@@ -146,6 +147,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, errors.New("treefile: no ref")
 	}
 	b := &builder{opts: opts, rep: opts.Reporter, tf: &tf, res: &Result{Ref: tf.Ref}}
+	defer b.early.stop() // a failed build leaves no work behind
 	steps := []struct {
 		name string
 		run  func(context.Context, *progress.Stage) (string, error)
@@ -282,7 +284,17 @@ func (b *builder) unpackStage(ctx context.Context, st *progress.Stage) (string, 
 	if b.opts.CacheDir != "" {
 		cacheDir = b.opts.CacheDir
 	}
-	u := unpack.New(repo, unpack.Options{Workers: b.opts.Workers, CacheDir: cacheDir})
+	uopts := unpack.Options{Workers: b.opts.Workers, CacheDir: cacheDir}
+	if !b.opts.NoInitramfs {
+		uopts.Done = func(_ int, r *unpack.Result) {
+			// A cached package means a rebuild, whose boot stage is
+			// most likely cached too: parse nothing ahead then.
+			if !r.Cached {
+				b.early.start(ctx, repo, r.Manifest)
+			}
+		}
+	}
+	u := unpack.New(repo, uopts)
 	inputs := make([]unpack.Input, len(b.debs))
 	for i, p := range b.debs {
 		inputs[i] = unpack.Input{Path: p, SHA256: b.lock.Packages[i].SHA256}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/debatom/debatom/pkg/configure"
 	"github.com/debatom/debatom/pkg/configure/ostreelayout"
@@ -16,8 +17,10 @@ import (
 	"github.com/debatom/debatom/pkg/depmod"
 	"github.com/debatom/debatom/pkg/fstree"
 	"github.com/debatom/debatom/pkg/initramfs"
+	"github.com/debatom/debatom/pkg/ostreerepo"
 	"github.com/debatom/debatom/pkg/progress"
 	"github.com/debatom/debatom/pkg/treefile"
+	"github.com/debatom/debatom/pkg/unpack"
 )
 
 func users(in []treefile.User) []configure.User {
@@ -201,11 +204,14 @@ func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, er
 	}
 	key := treeKey(b.tree, kver, fmt.Sprint(b.timestamp().Unix()), fmt.Sprint(b.tf.Initramfs.Modules), fmt.Sprint(b.tf.Initramfs.Files))
 	art, cached := loadBootCache(b.opts.CacheDir, key)
-	if !cached {
+	if cached {
+		b.early.stop() // its work is not needed
+	} else {
 		fsys := b.tree.FS(contents{b.repo}.Open)
 		mods, err := depmod.Load(ctx, fsys, kver, depmod.Options{
 			Workers: b.opts.Workers,
 			Warnf:   func(format string, args ...any) { st.Warn(format, args...) },
+			Parsed:  b.early.lookup(b.tree),
 		})
 		if err != nil {
 			return "", err
@@ -252,4 +258,128 @@ func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, er
 		from = "cached"
 	}
 	return fmt.Sprintf("kernel %s, %d depmod files, initramfs %s (%s)", kver, len(names), progress.Bytes(int64(len(img))), from), nil
+}
+
+// earlyModules parses the module files of the packages that ship them (the
+// kernel's) while the other packages still unpack, so that the boot stage,
+// which needs the final tree, only assembles depmod's indexes. The kernel
+// is the largest package and starts first, so its modules are in the
+// object store long before the tree is ready.
+//
+// Results are keyed by content object and decompression: the final tree
+// can differ from the package (diversions, remove-files, a module replaced
+// by another package), and a module file whose object was not parsed here
+// is read by depmod as usual.
+type earlyModules struct {
+	mu   sync.Mutex
+	jobs []*earlyJob
+}
+
+type earlyJob struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	infos  map[moduleKey]*depmod.ModuleInfo // the goroutine's until done is closed
+}
+
+type moduleKey struct{ object, compression string }
+
+// isModuleFile reports whether a package path is a kernel module file
+// under (usr/)lib/modules, as depmod would read it.
+func isModuleFile(p string) bool {
+	if !strings.HasPrefix(p, "usr/lib/modules/") && !strings.HasPrefix(p, "lib/modules/") {
+		return false
+	}
+	for _, ext := range []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"} {
+		if strings.HasSuffix(p, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// start parses m's module files, if it has any, in the background.
+func (e *earlyModules) start(ctx context.Context, repo *ostreerepo.Repo, m *unpack.Manifest) {
+	var todo []moduleKey
+	seen := map[moduleKey]bool{}
+	for i := range m.Entries {
+		en := &m.Entries[i]
+		if en.Kind != fstree.File || en.Object == "" || !isModuleFile(en.Path) {
+			continue
+		}
+		k := moduleKey{en.Object, depmod.Compression(en.Path)}
+		if !seen[k] {
+			seen[k] = true
+			todo = append(todo, k)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	j := &earlyJob{cancel: cancel, done: make(chan struct{}), infos: make(map[moduleKey]*depmod.ModuleInfo, len(todo))}
+	e.mu.Lock()
+	e.jobs = append(e.jobs, j)
+	e.mu.Unlock()
+	// One goroutine: the unpack workers keep the cores busy; this one
+	// takes what they leave and fills the tail of the unpack stage.
+	go func() {
+		defer close(j.done)
+		var p depmod.Parser
+		for _, k := range todo {
+			if ctx.Err() != nil {
+				return
+			}
+			rc, _, err := repo.OpenFile(k.object)
+			if err != nil {
+				continue // depmod reads it again and reports the error
+			}
+			// Parse wants a name only for its ending.
+			info, err := p.Parse("module.ko."+k.compression, rc)
+			rc.Close()
+			if err == nil {
+				j.infos[k] = info
+			}
+		}
+	}()
+}
+
+// stop cancels the background work and waits for it to end.
+func (e *earlyModules) stop() {
+	e.mu.Lock()
+	jobs := e.jobs
+	e.jobs = nil
+	e.mu.Unlock()
+	for _, j := range jobs {
+		j.cancel()
+		<-j.done
+	}
+}
+
+// lookup waits for the background work and answers depmod's Parsed for
+// the module files of t whose content was parsed. It returns nil when
+// nothing was started.
+func (e *earlyModules) lookup(t *fstree.Tree) func(string) (*depmod.ModuleInfo, bool) {
+	e.mu.Lock()
+	jobs := e.jobs
+	e.jobs = nil
+	e.mu.Unlock()
+	if len(jobs) == 0 {
+		return nil
+	}
+	infos := map[moduleKey]*depmod.ModuleInfo{}
+	for _, j := range jobs {
+		<-j.done
+		j.cancel()
+		for k, v := range j.infos {
+			infos[k] = v
+		}
+	}
+	return func(name string) (*depmod.ModuleInfo, bool) {
+		en := t.Get(name)
+		if en == nil || en.Kind != fstree.File || en.Data != nil || en.Object == "" {
+			return nil, false
+		}
+		info, ok := infos[moduleKey{en.Object, depmod.Compression(name)}]
+		return info, ok
+	}
 }
