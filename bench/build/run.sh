@@ -25,14 +25,18 @@ sources:
 YAML
 
 now() { date +%s.%N; }
+# measure FILE CMD...: runs CMD under GNU time, which writes
+# "wall user sys maxrss_kb" to FILE. CPU seconds (user + sys) are the
+# steadier figure on a shared machine; peak RSS checks the 1 GiB goal.
+measure() { local out=$1; shift; /usr/bin/time -f '%e %U %S %M' -o "$out" "$@"; }
 # Download once so both sides start from local packages.
 "$work/debatom" build -f "$work/tree.yaml" -o "$work/warmup" --cache "$work/cache" --quiet >/dev/null
 rm -rf "$work/warmup" "$work/cache/unpacked" "$work/cache/boot"
 
 t0=$(now)
-"$work/debatom" build -f "$work/tree.yaml" -o "$work/out" --cache "$work/cache" --quiet >/dev/null
+measure "$work/cold.time" "$work/debatom" build -f "$work/tree.yaml" -o "$work/out" --cache "$work/cache" --json >"$work/cold.json"
 t1=$(now)
-"$work/debatom" build -f "$work/tree.yaml" -o "$work/out" --cache "$work/cache" --quiet >/dev/null
+measure "$work/warm.time" "$work/debatom" build -f "$work/tree.yaml" -o "$work/out" --cache "$work/cache" --json >"$work/warm.json"
 t2=$(now)
 mmdebstrap --mode=root --variant=minbase --keyring="$KEYRING" --quiet --include="$includes" trixie "$work/mm" "copy://$ARCHIVE"
 t3=$(now)
@@ -49,3 +53,13 @@ printf '  debatom build, warm (unchanged lock):                   %6.1f s\n' "$w
 printf '  mmdebstrap (213 packages, root mode):                   %6.1f s\n' "$mm"
 printf '  ostree commit (archive) of that tree:                   %6.1f s\n' "$oc"
 printf '  ratio cold: (mmdebstrap + ostree commit) / debatom =    %6.1fx\n' "$(echo "$ref / $cold" | bc -l)"
+for run in cold warm; do
+  read -r _ user sys rss <"$work/$run.time"
+  printf '  debatom %s: %5.1f s CPU (%.1f user + %.1f sys), peak RSS %d MB\n' "$run" "$(echo "$user + $sys" | bc)" "$user" "$sys" "$((rss / 1024))"
+  # Per-stage wall times from the summary event.
+  printf '    stages:'
+  grep -o '"stage":"[a-z]*","elapsed_ns":[0-9]*' "$work/$run.json" | tail -7 |
+    sed 's/"stage":"\([a-z]*\)","elapsed_ns":\([0-9]*\)/\1 \2/' |
+    while read -r st ns; do printf ' %s %.2f' "$st" "$(echo "$ns / 1000000000" | bc -l)"; done
+  printf '\n'
+done
