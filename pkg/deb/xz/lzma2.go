@@ -45,9 +45,10 @@ type lzma2 struct {
 
 	needDictReset, needProps bool
 
-	lc, lp, pb uint
-	state      uint32
-	rep        [4]uint32
+	lc, lp, pb     uint
+	lpMask, pbMask uint32
+	state          uint32
+	rep            [4]uint32
 
 	// The tables are sized to powers of two, a little beyond what the
 	// format uses, so that masked indexes need no bounds checks.
@@ -203,6 +204,7 @@ func (d *lzma2) chunk(r *input) (int, error) {
 			return 0, errCorrupt
 		}
 		d.lc, d.lp, d.pb = uint(p%9), uint(p/9%5), uint(p/45)
+		d.lpMask, d.pbMask = 1<<d.lp-1, 1<<d.pb-1
 		if d.lc+d.lp > 4 {
 			return 0, errCorrupt
 		}
@@ -348,31 +350,28 @@ func (d *lzma2) decode(unc, comp int) error {
 	in := &d.in
 	buf := d.buf[:d.pos+unc]
 	pos := d.pos
-	start := d.start
-	posBase := uint32(d.base)
-	dictSize := int64(d.dictSize)
 	rng := uint32(0xffffffff)
 	code := uint32(in[1])<<24 | uint32(in[2])<<16 | uint32(in[3])<<8 | uint32(in[4])
 	i := 5
 	state := d.state
-	rep0, rep1, rep2, rep3 := d.rep[0], d.rep[1], d.rep[2], d.rep[3]
-	pbMask := uint32(1)<<d.pb - 1
-	lpMask := uint32(1)<<d.lp - 1
-	lc := d.lc & 15
+	// Only what every symbol needs is kept in locals, so that the
+	// compiler has registers for them; the rest is read from d.
+	rep0 := d.rep[0]
 	var b uint32
 	for pos < len(buf) {
 		if i > comp {
 			return errCorrupt
 		}
-		posState := (uint32(pos) + posBase) & pbMask
+		posState := (uint32(pos) + uint32(d.base)) & d.pbMask
 		st := state & 15
 		i, rng, code, b = bit(in, i, rng, code, &d.isMatch[(st<<4|posState)&0xff])
 		if b == 0 {
 			var prev uint32
-			if pos > start {
+			if pos > d.start {
 				prev = uint32(buf[pos-1])
 			}
-			lit := &d.literal[(((uint32(pos)+posBase)&lpMask)<<lc+prev>>(8-lc))&15]
+			lc := d.lc & 15
+			lit := &d.literal[(((uint32(pos)+uint32(d.base))&d.lpMask)<<lc+prev>>(8-lc))&15]
 			sym := uint32(1)
 			if st < 7 {
 				// Unrolled: the eight bits of a plain literal.
@@ -405,7 +404,7 @@ func (d *lzma2) decode(unc, comp int) error {
 				// rep0 while its bits agree (o stays 0x100), then as a
 				// plain literal (o becomes 0). o is updated without a
 				// branch: a mispredicted one costs more than the masks.
-				if int64(rep0) >= int64(pos-start) {
+				if int64(rep0) >= int64(pos-d.start) {
 					return errDist
 				}
 				mb := uint32(buf[pos-int(rep0)-1])
@@ -427,7 +426,7 @@ func (d *lzma2) decode(unc, comp int) error {
 		var n int
 		i, rng, code, b = bit(in, i, rng, code, &d.isRep[st])
 		if b == 0 {
-			rep3, rep2, rep1 = rep2, rep1, rep0
+			d.rep[3], d.rep[2], d.rep[1] = d.rep[2], d.rep[1], rep0
 			i, rng, code, n = length(in, i, rng, code, &d.matchLen, posState)
 			if st < 7 {
 				state = 7
@@ -481,7 +480,7 @@ func (d *lzma2) decode(unc, comp int) error {
 				i, rng, code, b = bit(in, i, rng, code, &d.isRep0Long[(st<<4|posState)&0xff])
 				if b == 0 {
 					// A one-byte match at rep0.
-					if int64(rep0) >= int64(pos-start) {
+					if int64(rep0) >= int64(pos-d.start) {
 						return errDist
 					}
 					if st < 7 {
@@ -496,13 +495,13 @@ func (d *lzma2) decode(unc, comp int) error {
 			} else {
 				i, rng, code, b = bit(in, i, rng, code, &d.isRep1[st])
 				if b == 0 {
-					rep0, rep1 = rep1, rep0
+					rep0, d.rep[1] = d.rep[1], rep0
 				} else {
 					i, rng, code, b = bit(in, i, rng, code, &d.isRep2[st])
 					if b == 0 {
-						rep0, rep1, rep2 = rep2, rep0, rep1
+						rep0, d.rep[1], d.rep[2] = d.rep[2], rep0, d.rep[1]
 					} else {
-						rep0, rep1, rep2, rep3 = rep3, rep0, rep1, rep2
+						rep0, d.rep[1], d.rep[2], d.rep[3] = d.rep[3], rep0, d.rep[1], d.rep[2]
 					}
 				}
 			}
@@ -515,7 +514,7 @@ func (d *lzma2) decode(unc, comp int) error {
 		}
 		// rep0 of 0xffffffff is the end marker, which LZMA2 forbids; like
 		// any distance beyond the data so far, it is corrupt here.
-		if int64(rep0) >= int64(pos-start) || int64(rep0) >= dictSize {
+		if int64(rep0) >= int64(pos-d.start) || int64(rep0) >= int64(d.dictSize) {
 			return errDist
 		}
 		if n > len(buf)-pos {
@@ -553,6 +552,6 @@ func (d *lzma2) decode(unc, comp int) error {
 	}
 	d.pos = pos
 	d.state = state
-	d.rep = [4]uint32{rep0, rep1, rep2, rep3}
+	d.rep[0] = rep0
 	return nil
 }
