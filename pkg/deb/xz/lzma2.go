@@ -1,6 +1,7 @@
 package xz
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 )
@@ -521,6 +522,17 @@ func (d *lzma2) decode(unc, comp int) error {
 			return errCorrupt // a match may not cross a chunk boundary
 		}
 		dist := int(rep0) + 1
+		if win := d.buf; n <= 16 && dist >= 16 && pos+16 <= len(win) {
+			// Most matches are short: copy 16 bytes as two words,
+			// though that writes past the match into the space the
+			// following symbols will overwrite (or, at the end of
+			// DecodeAll's output, into dst's spare capacity).
+			src := pos - dist
+			binary.LittleEndian.PutUint64(win[pos:], binary.LittleEndian.Uint64(win[src:]))
+			binary.LittleEndian.PutUint64(win[pos+8:], binary.LittleEndian.Uint64(win[src+8:]))
+			pos += n
+			continue
+		}
 		out := buf[pos:][:n]
 		from := buf[pos-dist:][:n]
 		switch {

@@ -160,3 +160,36 @@ func FuzzDecodeAll(f *testing.F) {
 		}
 	})
 }
+
+// TestSizeHint reads the uncompressed size from the index at the end of
+// a stream, and nothing from input that does not end in one.
+func TestSizeHint(t *testing.T) {
+	data := sample(100_000)
+	if got := sizeHint(compress(t, data, uxz.CRC32, 30_000)); got != int64(len(data)) {
+		t.Errorf("four blocks: hint %d, want %d", got, len(data))
+	}
+	s := compress(t, data, uxz.CRC64, 0)
+	for _, bad := range [][]byte{nil, s[:len(s)-1], append(bytes.Clone(s), 0, 0, 0, 0), s[len(s)-12:]} {
+		if got := sizeHint(bad); got != 0 {
+			t.Errorf("%d bytes: hint %d", len(bad), got)
+		}
+	}
+}
+
+// TestDecodeAllAllocations checks that DecodeAll into a slice with room
+// allocates nothing, and into nil allocates the output once.
+func TestDecodeAllAllocations(t *testing.T) {
+	data := sample(500_000)
+	s := compress(t, data, uxz.CRC32, 0)
+	z, _ := NewReader(nil, dictMax)
+	out, err := z.DecodeAll(s, nil)
+	if err != nil || !bytes.Equal(out, data) {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(5, func() { out, err = z.DecodeAll(s, out[:0]) }); n != 0 || err != nil {
+		t.Errorf("%v allocations decoding into a slice with room (%v)", n, err)
+	}
+	if n := testing.AllocsPerRun(5, func() { out, err = z.DecodeAll(s, nil) }); n != 1 || err != nil {
+		t.Errorf("%v allocations decoding into nil, want 1 (%v)", n, err)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"hash/crc32"
 	"hash/crc64"
 	"io"
+	"slices"
 )
 
 var (
@@ -38,6 +39,7 @@ var (
 var (
 	magic       = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
 	footerMagic = []byte{'Y', 'Z'}
+	zeros       = []byte{0, 0, 0, 0}
 	crc64Table  = crc64.MakeTable(crc64.ECMA)
 )
 
@@ -180,6 +182,9 @@ type Reader struct {
 	blockIn   int64 // input offset where the block's data began
 	blockOut  int64 // bytes the block decoded to
 	records   []record
+	// scratch holds small buffers that hash/crc32 would otherwise make
+	// escape to the heap, costing allocations on every block.
+	scratch [32]byte
 }
 
 type record struct{ unpadded, uncompressed int64 }
@@ -257,6 +262,13 @@ func (z *Reader) DecodeAll(src, dst []byte) ([]byte, error) {
 	if z.lz == nil {
 		z.lz = new(lzma2)
 	}
+	if h := sizeHint(src); h > 0 {
+		// Allocate the output once, as the index claims it; the claim is
+		// checked as the blocks decode, and bounded here so that a
+		// hostile one cannot make DecodeAll allocate more than a
+		// generous ratio of the input.
+		dst = slices.Grow(dst, int(min(h, 32*int64(len(src))+4096)))
+	}
 	d := z.lz
 	win := d.buf
 	d.buf, d.pos, d.emit, d.appending = dst[:cap(dst)], len(dst), len(dst), true
@@ -270,6 +282,45 @@ func (z *Reader) DecodeAll(src, dst []byte) ([]byte, error) {
 		return dst[:n0], err
 	}
 	return out, nil
+}
+
+// sizeHint returns the uncompressed size the index of src's last stream
+// claims, or 0 if src does not end in a readable index. Nothing is
+// verified here: DecodeAll uses it only to size its output.
+func sizeHint(src []byte) int64 {
+	if len(src) < 24 {
+		return 0
+	}
+	f := src[len(src)-12:]
+	if !bytes.Equal(f[10:], footerMagic) {
+		return 0
+	}
+	isz := (int64(binary.LittleEndian.Uint32(f[4:8])) + 1) * 4
+	if isz > int64(len(src)-24) {
+		return 0
+	}
+	idx := src[len(src)-12-int(isz) : len(src)-12]
+	if idx[0] != 0 {
+		return 0
+	}
+	n, b, err := vli(idx[1:])
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for ; n > 0; n-- {
+		var u int64
+		if _, b, err = vli(b); err != nil {
+			return 0
+		}
+		if u, b, err = vli(b); err != nil || u > 1<<40 {
+			return 0
+		}
+		if total += u; total > 1<<40 {
+			return 0
+		}
+	}
+	return total
 }
 
 // Read reads decompressed bytes.
@@ -357,7 +408,8 @@ func (z *Reader) nextBlock() error {
 	if err != nil {
 		return err
 	}
-	crc := crc32.Update(0, crc32.IEEETable, []byte{c})
+	z.scratch[0] = c
+	crc := crc32.Update(0, crc32.IEEETable, z.scratch[:1])
 	if crc32.Update(crc, crc32.IEEETable, rest[:size-5]) != binary.LittleEndian.Uint32(rest[size-5:]) {
 		return errors.New("block header CRC32 mismatch")
 	}
@@ -478,8 +530,7 @@ func (z *Reader) endBlock() error {
 	if err != nil {
 		return err
 	}
-	var sum [32]byte
-	if !bytes.Equal(z.check.sum(sum[:0]), stored) {
+	if !bytes.Equal(z.check.sum(z.scratch[:0]), stored) {
 		return errors.New("block check mismatch: the data is corrupt")
 	}
 	z.records = append(z.records, record{h.size + comp + int64(cs), z.blockOut})
@@ -489,10 +540,10 @@ func (z *Reader) endBlock() error {
 // index reads and verifies the index (its indicator byte already read),
 // then the stream footer, then any stream padding and following stream.
 func (z *Reader) index() error {
-	crc := crc32.Update(0, crc32.IEEETable, []byte{0})
+	crc := crc32.Update(0, crc32.IEEETable, zeros[:1])
 	size := int64(1)
 	readVLI := func() (int64, error) {
-		var b [9]byte
+		b := z.scratch[:9]
 		for i := range b {
 			c, err := z.in.byte()
 			if err != nil {
@@ -583,7 +634,7 @@ func (z *Reader) nextStream() error {
 		if err != nil {
 			return errors.New("stream padding not a multiple of four bytes")
 		}
-		if !bytes.Equal(pad, []byte{0, 0, 0, 0}) {
+		if !bytes.Equal(pad, zeros) {
 			return errors.New("bad stream padding")
 		}
 	}
