@@ -3,8 +3,10 @@
 // archive, bare-user and bare repository modes, refs and the summary.
 //
 // Checksums are lower-case 64-digit hex SHA-256 strings. Every object is
-// written to the repository's tmp/ directory first and renamed into
-// objects/ only when complete, so a reader never sees half an object.
+// written as an unnamed O_TMPFILE inode and linked into objects/ only when
+// complete, its metadata set (or, where O_TMPFILE is unavailable, written
+// to the repository's tmp/ directory and renamed), so a reader never sees
+// half an object.
 package ostreerepo
 
 import (
