@@ -103,3 +103,49 @@ func TestParseRealIndexMatchesReader(t *testing.T) {
 		t.Fatalf("Parse (%d paragraphs) and Reader (%d) differ", len(fast), len(slow))
 	}
 }
+
+// TestReadIndexCacheFile goes through the file: what writeIndexCache
+// writes, readIndexCache reads back equal, and a damaged file is refused.
+func TestReadIndexCacheFile(t *testing.T) {
+	pkgs, err := parsePackages(indexSample(), "Packages", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := writeIndexCache(dir, "k", pkgs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readIndexCache(dir, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, pkgs) {
+		t.Fatal("read packages differ")
+	}
+	good, err := os.ReadFile(indexCachePath(dir, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := append([]byte(nil), good...)
+	flipped[len(flipped)/2] ^= 0x20
+	badCRC := append([]byte(nil), good...)
+	badCRC[len(badCRC)-1] ^= 1
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"tiny":      good[:len(indexCacheMagic)+3],
+		"truncated": good[:len(good)-1],
+		"flipped":   flipped,
+		"crc":       badCRC,
+		"longer":    append(append([]byte(nil), good...), 0),
+	} {
+		if err := os.WriteFile(indexCachePath(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readIndexCache(dir, name); err != errBadCache {
+			t.Errorf("%s: error %v, want errBadCache", name, err)
+		}
+	}
+	if _, err := readIndexCache(dir, "missing"); !os.IsNotExist(err) {
+		t.Errorf("missing: error %v", err)
+	}
+}
