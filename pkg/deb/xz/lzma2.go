@@ -409,15 +409,56 @@ func (d *lzma2) decode(unc, comp int) error {
 					return errDist
 				}
 				mb := uint32(buf[pos-int(rep0)-1])
-				o := uint32(0x100)
-				for sym < 0x100 {
-					mb <<= 1
-					mbit := mb & o
-					i, rng, code = norm(in, i, rng, code)
-					rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
-					sym = sym<<1 | b
-					o &= mbit ^ (b - 1)
-				}
+				// Unrolled like the plain literal.
+				o, mbit := uint32(0x100), uint32(0)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
+				mb <<= 1
+				mbit = mb & o
+				i, rng, code = norm(in, i, rng, code)
+				rng, code, b = bitc(rng, code, &lit[(o+mbit+sym)&0x3ff])
+				sym = sym<<1 | b
+				o &= mbit ^ (b - 1)
 			}
 			buf[pos] = byte(sym)
 			pos++
