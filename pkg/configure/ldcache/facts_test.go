@@ -189,3 +189,39 @@ func BenchmarkScan(b *testing.B) {
 		}
 	})
 }
+
+// TestScanParallelSameAsSerial reads several libraries on the parallel
+// workers and checks the entries match a scan with every fact known.
+func TestScanParallelSameAsSerial(t *testing.T) {
+	ctx := context.Background()
+	build := func() (*sysroot.Root, *store) {
+		r, s := storedTree(t)
+		lib := s.objs[libObject]
+		for i, d := range []string{"usr/local/lib/", "opt/a/", "opt/b/", "opt/c/"} {
+			obj := strings.Repeat(string(rune('2'+i)), 64)
+			s.objs[obj] = lib
+			if err := r.Tree.Put(d+"libattr.so.1", &fstree.Entry{Kind: fstree.File, Meta: fstree.Meta{Mode: 0o644}, Object: obj, Size: int64(len(lib))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r, s
+	}
+	dirs := []string{"/usr/local/lib", "/opt/a", "/opt/b", "/opt/c", "/lib/x86_64-linux-gnu"}
+	r, s := build()
+	facts := NewFacts()
+	first, err := Scan(ctx, r, dirs, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 5 || s.opens.Load() != 5 || facts.Len() != 5 {
+		t.Fatalf("first scan: %d entries, %d reads, %d facts", len(first), s.opens.Load(), facts.Len())
+	}
+	r, s = build()
+	again, err := Scan(ctx, r, dirs, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.opens.Load() != 0 || !bytes.Equal(Build(first, "g"), Build(again, "g")) {
+		t.Errorf("with facts: %d reads, entries %+v, want %+v", s.opens.Load(), again, first)
+	}
+}
