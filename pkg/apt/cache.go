@@ -149,6 +149,13 @@ type decoder struct {
 }
 
 func (d *decoder) uvarint() uint64 {
+	// Most numbers in the cache (name indexes, value lengths) take one
+	// byte: decoding them inline saves a call for each of ~3 million.
+	if len(d.b) > 0 && d.b[0] < 0x80 {
+		v := uint64(d.b[0])
+		d.b = d.b[1:]
+		return v
+	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.err = true

@@ -148,18 +148,45 @@ func (p *Package) check(para *deb822.Paragraph, st *picking) error {
 	if p.Name == "" || p.Version == "" || p.Architecture == "" {
 		return fmt.Errorf("stanza at line %d lacks Package, Version or Architecture", para.Line)
 	}
-	var err error
+	var ok bool
 	if st.seen&(1<<fSize) != 0 {
-		if p.Size, err = strconv.ParseInt(st.size, 10, 64); err != nil || p.Size < 0 {
+		if p.Size, ok = parseSize(st.size); !ok {
 			return fmt.Errorf("package %s: bad Size %q", p.Name, st.size)
 		}
 	}
 	if st.seen&(1<<fInstalledSize) != 0 {
-		if p.InstalledSize, err = strconv.ParseInt(st.isize, 10, 64); err != nil || p.InstalledSize < 0 {
+		if p.InstalledSize, ok = parseSize(st.isize); !ok {
 			return fmt.Errorf("package %s: bad Installed-Size %q", p.Name, st.isize)
 		}
 	}
 	return nil
+}
+
+// parseSize parses a non-negative decimal as strconv.ParseInt(s, 10, 64)
+// does. Plain digits, which is every size an index holds, take a short
+// path: loading an index parses two per stanza, 137,000 a run.
+func parseSize(s string) (int64, bool) {
+	if n, ok := parseDigits(s); ok {
+		return n, true
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// parseDigits parses 1 to 18 ASCII digits (too few to overflow an int64).
+func parseDigits(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // PackageFromParagraph picks the fields out of one Packages stanza.

@@ -1,6 +1,7 @@
 package apt
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,5 +51,17 @@ func TestPackageFromParagraph(t *testing.T) {
 				t.Fatalf("ID %q", p.ID())
 			}
 		})
+	}
+}
+
+func TestParseSizeMatchesParseInt(t *testing.T) {
+	for _, s := range []string{"0", "7", "007", "1234567", "999999999999999999", "9223372036854775807",
+		"9223372036854775808", "99999999999999999999", "", "+5", "-0", "-5", "1_000", " 5", "5 ", "0x10", "١"} {
+		want, err := strconv.ParseInt(s, 10, 64)
+		wantOK := err == nil && want >= 0
+		got, ok := parseSize(s)
+		if ok != wantOK || (ok && got != want) {
+			t.Errorf("parseSize(%q) = %d, %v; ParseInt gives %d, %v", s, got, ok, want, err)
+		}
 	}
 }
