@@ -1,6 +1,7 @@
 package apt
 
 import (
+	"context"
 	"runtime"
 	"syscall"
 	"testing"
@@ -47,4 +48,19 @@ func BenchmarkReadIndexCache(b *testing.B) {
 		cpu += cpuTime(b) - start
 	}
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkFetchRelease is what every run pays before any cache is
+// trusted: the keyring read, InRelease read and signature check.
+func BenchmarkFetchRelease(b *testing.B) {
+	src := archiveSource(b)
+	c := newClient(nil, 0)
+	opts := &Options{}
+	start := cpuTime(b)
+	for b.Loop() {
+		if _, err := fetchRelease(context.Background(), c, src, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }
