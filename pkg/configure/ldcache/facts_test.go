@@ -15,16 +15,26 @@ import (
 )
 
 // store serves file contents by object checksum and counts the reads.
+// With raw set it serves them as an uncompressed store does: readers
+// that are also io.ReaderAt.
 type store struct {
 	objs  map[string][]byte
+	raw   bool
 	opens atomic.Int64
 }
+
+type rawReader struct{ *bytes.Reader }
+
+func (rawReader) Close() error { return nil }
 
 func (s *store) Open(p string, e *fstree.Entry) (io.ReadCloser, error) {
 	s.opens.Add(1)
 	b, ok := s.objs[e.Object]
 	if !ok {
 		return nil, os.ErrNotExist
+	}
+	if s.raw {
+		return rawReader{bytes.NewReader(b)}, nil
 	}
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
@@ -95,6 +105,26 @@ func TestScanFacts(t *testing.T) {
 	empty := NewFacts()
 	if es, err := Scan(ctx, r, dirs, empty); err != nil || len(es) != 0 || empty.Len() != 0 {
 		t.Errorf("unreadable: %+v, %v, %d facts", es, err, empty.Len())
+	}
+}
+
+// TestScanReaderAt reads the library in place, as from an uncompressed
+// store, and finds the same entry.
+func TestScanReaderAt(t *testing.T) {
+	dirs := []string{"/lib/x86_64-linux-gnu"}
+	r, _ := storedTree(t)
+	want, err := Scan(context.Background(), r, dirs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, s := storedTree(t)
+	s.raw = true
+	got, err := Scan(context.Background(), r, dirs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != want[0] || s.opens.Load() != 1 {
+		t.Errorf("in place: %+v after %d reads, want %+v", got, s.opens.Load(), want)
 	}
 }
 
