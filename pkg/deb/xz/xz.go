@@ -2,13 +2,29 @@
 // the LZMA2 filter alone, which is how dpkg-deb compresses every member
 // of a Debian package and how Debian's kernels compress their modules.
 //
-// It exists for speed: xz decoding is the hot loop of unpacking packages,
-// and this decoder keeps the range coder's state in registers and decodes
-// whole LZMA2 chunks into a linear window, which makes it faster than the
-// general-purpose pure-Go decoders (bench/unpack/XZ.md has the figures).
 // A Reader can be reused: Reset starts a new stream and DecodeAll decodes
-// one held in memory, both keeping the window and probability tables, so
-// that a worker decoding many streams allocates once.
+// one held in memory, both keeping the window, buffers and probability
+// tables, so that a worker decoding many streams allocates once.
+//
+// It exists for speed: xz decoding is the hot loop of unpacking packages
+// and of depmod. Per core it is as fast as xz-utils (bench/unpack/XZ.md
+// has the figures), for these reasons:
+//
+//   - The range coder's state (range, code, input position) is passed by
+//     value through small functions the compiler inlines, so it lives in
+//     registers; only what every symbol needs is kept in locals, the
+//     rest in the decoder, so that it does not crowd them out.
+//   - Literals and bit trees, whose bits are close to random, are decoded
+//     without a branch on the bit or on normalising: both outcomes are
+//     computed and selected with a mask, which costs less than the
+//     branch mispredictions it avoids. Bits that choose what to decode
+//     next (match or literal, which repeat) keep their branch.
+//   - Each LZMA2 chunk's compressed bytes (at most 64 KiB) are copied into
+//     a fixed array indexed with a mask, and the probability tables are
+//     sized to powers of two, so almost no access needs a bounds check.
+//   - Chunks decode straight into a linear window that slides only when
+//     full; short matches are copied as two 8-byte words. DecodeAll
+//     decodes into the caller's slice, sized once from the stream index.
 //
 // Everything the format checks is verified: header and index CRC32s,
 // each block's CRC32, CRC64 or SHA-256, block and index sizes, and the
@@ -45,7 +61,7 @@ var (
 
 // inBufSize is the streaming input buffer: room for a whole LZMA2 chunk
 // (at most 64 KiB of compressed data) without shifting on every chunk.
-const inBufSize = 256 << 10
+const inBufSize = 128 << 10
 
 // input is the compressed stream. buf[off:] is read but not consumed;
 // with r nil (DecodeAll) buf is the whole input.
