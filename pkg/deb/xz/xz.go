@@ -260,15 +260,16 @@ func (z *Reader) start() error {
 // with stream padding between them), and appends the result to dst,
 // returning the extended slice. It is the path for small streams held in
 // memory, such as kernel modules: it reads src in place and decodes
-// straight into dst, with every check Read makes. On an error it returns
-// dst as it was, though its spare capacity may have been written.
+// straight into dst, with every check Read makes and the same dictionary
+// limit. On an error it returns dst as it was, though its spare capacity
+// may have been written.
 //
 // DecodeAll reuses z's tables as Reset does; it ends any stream being
 // read with Read, which fails afterwards until Reset. The output is
 // bounded only by what the stream decodes to: for untrusted input whose
 // size is not bounded elsewhere, Read through an io.LimitReader.
 func (z *Reader) DecodeAll(src, dst []byte) ([]byte, error) {
-	n0 := len(dst)
+	orig := dst
 	z.in = input{buf: src}
 	z.err = errNoInput
 	err := z.start()
@@ -295,7 +296,7 @@ func (z *Reader) DecodeAll(src, dst []byte) ([]byte, error) {
 	d.buf, d.pos, d.emit, d.appending = win, 0, 0, false
 	z.in = input{}
 	if err != io.EOF {
-		return dst[:n0], err
+		return orig, err
 	}
 	return out, nil
 }
