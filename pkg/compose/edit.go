@@ -197,6 +197,7 @@ func layout(r *sysroot.Root) (string, error) {
 func (b *builder) bootStage(ctx context.Context, st *progress.Stage) (string, error) {
 	kver := b.res.KernelVersion
 	if kver == "" {
+		b.early.stop() // modules of no kernel the tree boots
 		return "no kernel in the tree: not bootable", nil
 	}
 	if b.opts.NoInitramfs {

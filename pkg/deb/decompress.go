@@ -43,11 +43,6 @@ func (d *Decoder) Open(r io.Reader, name string) (*Reader, error) {
 	return open(r, name, d)
 }
 
-// Decompress is the package-level Decompress reusing d's state for xz.
-func (d *Decoder) Decompress(comp string, r io.Reader) (io.Reader, func(), error) {
-	return d.decompress(comp, r)
-}
-
 func (d *Decoder) decompress(comp string, r io.Reader) (io.Reader, func(), error) {
 	nop := func() {}
 	switch comp {
