@@ -107,6 +107,9 @@ type builder struct {
 	tree  *fstree.Tree
 	pkgs  []*configure.Package
 	early earlyModules // the kernel's modules, parsed while unpacking
+	// flushed receives the result of the early sync started after the
+	// unpack stage; nil when none is running.
+	flushed chan error
 }
 
 // Build runs every stage. The ref is updated only when everything
@@ -148,6 +151,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	b := &builder{opts: opts, rep: opts.Reporter, tf: &tf, res: &Result{Ref: tf.Ref}}
 	defer b.early.stop() // a failed build leaves no work behind
+	defer b.waitFlush()
 	steps := []struct {
 		name string
 		run  func(context.Context, *progress.Stage) (string, error)
@@ -171,6 +175,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		}
 		d := st.End("%s", summary)
 		b.res.Stages = append(b.res.Stages, StageTime{s.name, d})
+		if s.name == "unpack" {
+			b.startFlush()
+		}
 	}
 	b.res.Tree, b.res.Repo = b.tree, b.repo
 	return b.res, nil
@@ -429,6 +436,23 @@ func (b *builder) timestamp() time.Time {
 		}
 	}
 	return newest.UTC()
+}
+
+// startFlush writes the unpacked objects out to disk while the later
+// stages use the CPU, so that the sync that must precede moving the ref
+// has little left to wait for. Its error is not needed: that final sync
+// reports any.
+func (b *builder) startFlush() {
+	ch := make(chan error, 1)
+	b.flushed = ch
+	go func() { ch <- b.repo.Sync() }()
+}
+
+func (b *builder) waitFlush() {
+	if b.flushed != nil {
+		<-b.flushed
+		b.flushed = nil
+	}
 }
 
 func (b *builder) commitStage(ctx context.Context, st *progress.Stage) (string, error) {
