@@ -287,15 +287,8 @@ type moduleKey struct{ object, compression string }
 // isModuleFile reports whether a package path is a kernel module file
 // under (usr/)lib/modules, as depmod would read it.
 func isModuleFile(p string) bool {
-	if !strings.HasPrefix(p, "usr/lib/modules/") && !strings.HasPrefix(p, "lib/modules/") {
-		return false
-	}
-	for _, ext := range []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"} {
-		if strings.HasSuffix(p, ext) {
-			return true
-		}
-	}
-	return false
+	return (strings.HasPrefix(p, "usr/lib/modules/") || strings.HasPrefix(p, "lib/modules/")) &&
+		depmod.IsModuleName(path.Base(p))
 }
 
 // start parses m's module files, if it has any, in the background.

@@ -223,7 +223,7 @@ func findModules(fsys fs.FS, dir string) ([]string, error) {
 				if err := walk(p); err != nil {
 					return err
 				}
-			case typ.IsRegular() && isModuleName(name):
+			case typ.IsRegular() && IsModuleName(name):
 				mn := ModuleName(name)
 				if old, ok := byName[mn]; ok && !(strings.HasPrefix(p, "updates/") && !strings.HasPrefix(old, "updates/")) {
 					continue
@@ -337,12 +337,12 @@ func ParseDep(b []byte) (map[string][]string, error) {
 			continue
 		}
 		mod, deps, ok := strings.Cut(line, ":")
-		if !ok || mod == "" || !isModuleName(path.Base(mod)) {
+		if !ok || mod == "" || !IsModuleName(path.Base(mod)) {
 			return nil, fmt.Errorf("modules.dep line %d: not \"module: deps\": %.80q", n+1, line)
 		}
 		fields := strings.Fields(deps)
 		for _, d := range fields {
-			if !isModuleName(path.Base(d)) {
+			if !IsModuleName(path.Base(d)) {
 				return nil, fmt.Errorf("modules.dep line %d: %.80q is not a module file", n+1, d)
 			}
 		}

@@ -39,7 +39,9 @@ type ModuleInfo struct {
 // moduleExts are the file name endings depmod treats as modules.
 var moduleExts = []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"}
 
-func isModuleName(name string) bool {
+// IsModuleName reports whether a file's base name is one depmod reads as
+// a module.
+func IsModuleName(name string) bool {
 	for _, e := range moduleExts {
 		if len(name) > len(e) && strings.HasSuffix(name, e) {
 			return true
