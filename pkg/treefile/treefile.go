@@ -413,13 +413,27 @@ func (t *Treefile) validate(name string) error {
 	return nil
 }
 
-// Vars are the values ${name} expands to in Ref and Version.
+// Vars are the values ${name} expands to in Ref and Version. compose sets
+// arch, basearch, variant and releasever (the Debian major version being
+// built: "13" for trixie, "14" for forky, "sid" for sid; see ReleaseVer).
 type Vars map[string]string
 
 var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// Expand replaces ${name} in s; an unknown name is an error, so a typo does
-// not end up in a ref.
+// UnknownVarError is an expansion of a variable that has no value, so a
+// caller can tell why (compose explains a ${releasever} it could not learn).
+type UnknownVarError struct {
+	Name  string   // the variable, without ${}
+	In    string   // the string it was found in
+	Known []string // the variables that have values, sorted
+}
+
+func (e *UnknownVarError) Error() string {
+	return fmt.Sprintf("unknown variable ${%s} in %q (known: %s)", e.Name, e.In, strings.Join(e.Known, ", "))
+}
+
+// Expand replaces ${name} in s; an unknown name is an error
+// (*UnknownVarError), so a typo does not end up in a ref.
 func Expand(s string, vars Vars) (string, error) {
 	var bad []string
 	out := varRE.ReplaceAllStringFunc(s, func(m string) string {
@@ -437,7 +451,7 @@ func Expand(s string, vars Vars) (string, error) {
 			known = append(known, k)
 		}
 		sort.Strings(known)
-		return "", fmt.Errorf("unknown variable ${%s} in %q (known: %s)", bad[0], s, strings.Join(known, ", "))
+		return "", &UnknownVarError{Name: bad[0], In: s, Known: known}
 	}
 	return out, nil
 }
@@ -478,6 +492,21 @@ func (t *Treefile) Expand(vars Vars) error {
 		}
 	}
 	return err
+}
+
+// Clone returns a copy that Expand, or a caller adding packages, can change
+// without changing t.
+func (t *Treefile) Clone() *Treefile {
+	c := *t
+	c.OSRelease = mergeMap(nil, t.OSRelease)
+	c.Metadata = mergeMap(nil, t.Metadata)
+	c.Packages = append([]string(nil), t.Packages...)
+	c.ExcludePackages = append([]string(nil), t.ExcludePackages...)
+	if t.Recommends != nil {
+		r := *t.Recommends
+		c.Recommends = &r
+	}
+	return &c
 }
 
 // Request returns the packages to install: Packages without those named in

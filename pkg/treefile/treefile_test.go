@@ -1,6 +1,7 @@
 package treefile
 
 import (
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -72,11 +73,11 @@ func TestVariants(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", v, err)
 		}
-		if err := tf.Expand(Vars{"arch": "amd64", "variant": tf.Variant}); err != nil {
+		if err := tf.Expand(Vars{"arch": "amd64", "variant": tf.Variant, "releasever": "14"}); err != nil {
 			t.Fatalf("%s: %v", v, err)
 		}
-		if tf.Variant != v || tf.Ref != "debian/13/amd64/"+v {
-			t.Errorf("%s: variant %q ref %q", v, tf.Variant, tf.Ref)
+		if tf.Variant != v || tf.Ref != "debian/14/amd64/"+v || tf.AutomaticVersionPrefix != "14" {
+			t.Errorf("%s: variant %q ref %q version prefix %q", v, tf.Variant, tf.Ref, tf.AutomaticVersionPrefix)
 		}
 		req := strings.Join(tf.Request(), " ")
 		for _, p := range []string{"systemd", "udev", "linux-image-amd64", "ostree-boot"} {
@@ -137,4 +138,87 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("parsed treefile does not marshal: %v", err)
 		}
 	})
+}
+
+func TestReleaseVer(t *testing.T) {
+	tests := []struct {
+		suite, codename, version string
+		want                     string
+	}{
+		// The suite's name is enough when it is a codename, whatever the
+		// Release says (an offline build has no Release).
+		{"buster", "", "", "10"},
+		{"bullseye", "", "", "11"},
+		{"bookworm", "", "", "12"},
+		{"trixie", "", "", "13"},
+		{"trixie", "trixie", "13.2", "13"},
+		{"forky", "", "", "14"},
+		{"duke", "", "", "15"},
+		{"sid", "", "", "sid"},
+		{"trixie-updates", "", "", "13"},
+		{"trixie-security", "", "", "13"},
+		{"bookworm-backports", "", "", "12"},
+		{"bookworm-backports-sloppy", "", "", "12"},
+		{"trixie-proposed-updates", "", "", "13"},
+		// Aliases ask the Release: its Codename first, then its Version.
+		{"stable", "trixie", "13.2", "13"},
+		{"oldstable", "bookworm", "12.12", "12"},
+		{"testing", "forky", "", "14"},
+		{"unstable", "sid", "", "sid"},
+		{"stable-updates", "trixie-updates", "", "13"},
+		{"stable", "", "13.2", "13"},
+		{"stable", "newcodename", "16.1", "16"},
+		{"stable", "newcodename", "17", "17"},
+		// Nothing numeric: the codename itself, else the suite's name.
+		{"testing", "newcodename", "", "newcodename"},
+		{"newcodename", "", "", "newcodename"},
+		{"stable", "newcodename", "beta", "newcodename"},
+	}
+	for _, tt := range tests {
+		if got := ReleaseVer(tt.suite, tt.codename, tt.version); got != tt.want {
+			t.Errorf("ReleaseVer(%q, %q, %q) = %q, want %q", tt.suite, tt.codename, tt.version, got, tt.want)
+		}
+	}
+	for _, s := range []string{"stable", "testing", "unstable", "experimental", "newcodename", "", "trixie-foo"} {
+		if v, ok := ReleaseVerOfSuite(s); ok {
+			t.Errorf("ReleaseVerOfSuite(%q) = %q, true; want false (only the Release can tell)", s, v)
+		}
+	}
+}
+
+func TestExpandUnknownVar(t *testing.T) {
+	_, err := Expand("debian/${releasever}/${arch}", Vars{"arch": "amd64", "variant": "base"})
+	var uv *UnknownVarError
+	if !errors.As(err, &uv) || uv.Name != "releasever" || uv.In != "debian/${releasever}/${arch}" {
+		t.Fatalf("err = %v, want an UnknownVarError for releasever", err)
+	}
+	if want := `unknown variable ${releasever} in "debian/${releasever}/${arch}" (known: arch, variant)`; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	got, err := Expand("debian/${releasever}/${arch}", Vars{"arch": "amd64", "releasever": "sid"})
+	if err != nil || got != "debian/sid/amd64" {
+		t.Errorf("Expand = %q, %v", got, err)
+	}
+}
+
+func TestClone(t *testing.T) {
+	tf, err := LoadVariant("server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, pkgs, osr := tf.Ref, len(tf.Packages), tf.OSRelease["VARIANT_ID"]
+	c := tf.Clone()
+	if err := c.Expand(Vars{"arch": "arm64", "variant": "x", "releasever": "14"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Packages = append(c.Packages, "extra")
+	c.ExcludePackages[0] = "changed"
+	*c.Recommends = true
+	if tf.Ref != ref || len(tf.Packages) != pkgs || tf.OSRelease["VARIANT_ID"] != osr ||
+		tf.ExcludePackages[0] == "changed" || *tf.Recommends {
+		t.Errorf("changing the clone changed the original: %+v", tf)
+	}
+	if c.Ref != "debian/14/arm64/x" || c.OSRelease["VARIANT_ID"] != "x" {
+		t.Errorf("clone: ref %q, os-release %v", c.Ref, c.OSRelease)
+	}
 }
