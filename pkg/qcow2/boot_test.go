@@ -1,14 +1,11 @@
 package qcow2_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -19,36 +16,6 @@ import (
 	"github.com/debatom/debatom/pkg/vfat"
 )
 
-// signedGRUB returns a file of Debian's signed GRUB EFI package from the
-// test archive, read with dpkg-deb.
-func signedGRUB(t *testing.T, name string) []byte {
-	t.Helper()
-	archive := testenv.Archive(t)
-	dpkgDeb := testenv.Tool(t, "dpkg-deb")
-	debs, _ := filepath.Glob(filepath.Join(archive, "pool/main/g/grub-efi-amd64-signed/grub-efi-amd64-signed_*_amd64.deb"))
-	if len(debs) == 0 {
-		t.Fatal("grub-efi-amd64-signed is not in the test archive")
-	}
-	out, err := exec.Command(dpkgDeb, "--fsys-tarfile", debs[0]).Output()
-	if err != nil {
-		t.Fatalf("dpkg-deb --fsys-tarfile %s: %v", debs[0], err)
-	}
-	tr := tar.NewReader(bytes.NewReader(out))
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("%s not found in %s: %v", name, debs[0], err)
-		}
-		if h.Name == "./usr/lib/grub/x86_64-efi-signed/"+name {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		}
-	}
-}
-
 // TestBootUEFI is the end-to-end oracle for the disk formats: a GPT disk
 // whose ESP (pkg/vfat) holds Debian's signed GRUB, converted to qcow2, is
 // booted by OVMF under QEMU. GRUB finds its grub.cfg on the ESP and prints
@@ -58,15 +25,9 @@ func TestBootUEFI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a virtual machine")
 	}
-	qemu := testenv.Tool(t, "qemu-system-x86_64")
-	const ovmf = "/usr/share/ovmf/OVMF.fd"
-	if _, err := os.Stat(ovmf); err != nil {
-		if testenv.Strict() {
-			t.Fatalf("OVMF firmware: %v (apt-get install ovmf)", err)
-		}
-		t.Skip("no OVMF firmware")
-	}
-	grub := signedGRUB(t, "grubx64.efi.signed")
+	testenv.Tool(t, "qemu-system-x86_64")
+	testenv.OVMF(t)
+	grub := testenv.SignedGRUB(t, "grubx64.efi.signed")
 	esp := fstest.MapFS{
 		"EFI/BOOT/BOOTX64.EFI":  {Data: grub},
 		"EFI/debian/grub.cfg":   {Data: []byte("echo DEBATOM-ESP-OK\nhalt\n")},
@@ -118,22 +79,10 @@ func TestBootUEFI(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	args := []string{"-machine", "q35,accel=tcg", "-m", "256", "-nographic", "-no-reboot", "-net", "none",
-		"-bios", ovmf, "-drive", "file=" + img + ",format=qcow2,if=virtio,snapshot=on"}
-	cmd := exec.CommandContext(ctx, qemu, args...)
-	var console bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &console, &console
-	start := time.Now()
-	err = cmd.Run()
-	t.Logf("QEMU ran %v", time.Since(start).Round(time.Second))
-	if !strings.Contains(console.String(), "DEBATOM-ESP-OK") {
-		t.Fatalf("GRUB did not run from the ESP (qemu: %v); console:\n%s", err, tail(console.String(), 3000))
+	vm := testenv.StartVM(ctx, t, testenv.VMOptions{UEFI: true, NoReboot: true,
+		Disks: []testenv.Disk{{File: img, Format: "qcow2", Snapshot: true}}})
+	if _, err := vm.Expect(regexp.MustCompile("DEBATOM-ESP-OK"), 4*time.Minute); err != nil {
+		t.Fatalf("GRUB did not run from the ESP: %v", err)
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
+	t.Logf("GRUB ran from the ESP after %v", vm.Elapsed().Round(time.Second))
 }
