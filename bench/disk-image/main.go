@@ -2,14 +2,16 @@
 // times debatom's commit → qcow2 path on an existing repository, and its
 // ext4 writer alone on the deployed sysroot.
 //
-//	disk-image qcow2 REPO REF OUT   time diskimage.New + WriteQcow2
-//	disk-image ext4 REPO REF OUT    time the sysroot's ext4 image; print MB/s
+//	disk-image [-cpuprofile F] qcow2 REPO REF OUT   time diskimage.New + WriteQcow2
+//	disk-image [-cpuprofile F] ext4 REPO REF OUT    time the sysroot's ext4 image; print MB/s
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/debatom/debatom/pkg/deploy"
@@ -19,14 +21,39 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 5 {
-		fmt.Fprintln(os.Stderr, "usage: disk-image qcow2|ext4 REPO REF OUT")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	flag.Parse()
+	if flag.NArg() != 4 {
+		fmt.Fprintln(os.Stderr, "usage: disk-image [-cpuprofile F] qcow2|ext4 REPO REF OUT")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), os.Args[1], os.Args[2], os.Args[3], os.Args[4]); err != nil {
+	if err := profiled(*cpuprofile, func() error {
+		return run(context.Background(), flag.Arg(0), flag.Arg(1), flag.Arg(2), flag.Arg(3))
+	}); err != nil {
 		fmt.Fprintln(os.Stderr, "disk-image:", err)
 		os.Exit(1)
 	}
+}
+
+// profiled runs f, under the CPU profiler if path is not empty.
+func profiled(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		return err
+	}
+	err = f()
+	pprof.StopCPUProfile()
+	if cerr := pf.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func run(ctx context.Context, what, repoDir, ref, out string) error {
