@@ -69,12 +69,20 @@ func (b *Builder) Write(ctx context.Context, w io.WriterAt) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	sw := &sparseWriter{w: w}
-	if err := im.writeContents(ctx, sw); err != nil {
+	if err := im.write(ctx, w); err != nil {
 		return 0, err
 	}
+	return int64(im.geo.blocks) * blockSize, nil
+}
+
+// write writes the planned image to w; see Builder.Write.
+func (im *image) write(ctx context.Context, w io.WriterAt) error {
+	sw := &sparseWriter{w: w}
+	if err := im.writeContents(ctx, sw); err != nil {
+		return err
+	}
 	if err := im.writeMetadata(sw); err != nil {
-		return 0, fmt.Errorf("ext4: writing metadata: %w", err)
+		return fmt.Errorf("ext4: writing metadata: %w", err)
 	}
 	size := int64(im.geo.blocks) * blockSize
 	// A file is extended to the full size (sparse, nothing written);
@@ -86,10 +94,10 @@ func (b *Builder) Write(ctx context.Context, w io.WriterAt) (int64, error) {
 			err = f.Truncate(size)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("ext4: extending %s to %d bytes: %w", f.Name(), size, err)
+			return fmt.Errorf("ext4: extending %s to %d bytes: %w", f.Name(), size, err)
 		}
 	}
-	return size, nil
+	return nil
 }
 
 // WriteFile writes the image to path through a temporary file in the same
