@@ -110,46 +110,22 @@ type builder struct {
 	// flushed receives the result of the early sync started after the
 	// unpack stage; nil when none is running.
 	flushed chan error
+	// dryRun (Plan) writes no lockfile.
+	dryRun bool
+	// releasever is the value ${releasever} got ("" if unknown).
+	releasever string
 }
 
 // Build runs every stage. The ref is updated only when everything
 // succeeded: a failed build leaves the repository's refs as they were.
 func Build(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Treefile == nil {
-		return nil, errors.New("compose: no treefile")
-	}
-	if opts.Arch == "" {
-		opts.Arch = "amd64"
-	}
-	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0)
-	}
-	if opts.RepoMode == 0 {
-		opts.RepoMode = ostreerepo.ModeArchive
-	}
-	if opts.Reporter == nil {
-		opts.Reporter = progress.Discard
-	}
 	if opts.OutDir == "" {
 		return nil, errors.New("compose: no output directory")
 	}
-	// Work on a copy: variable expansion must not change the caller's.
-	tf := *opts.Treefile
-	tf.OSRelease = copyMap(tf.OSRelease)
-	tf.Metadata = copyMap(tf.Metadata)
-	tf.Packages = append([]string(nil), tf.Packages...)
-	tf.ExcludePackages = append([]string(nil), tf.ExcludePackages...)
-	vars := treefile.Vars{"arch": opts.Arch, "variant": tf.Variant, "basearch": opts.Arch}
-	for k, v := range opts.Vars {
-		vars[k] = v
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
 	}
-	if err := tf.Expand(vars); err != nil {
-		return nil, fmt.Errorf("treefile: %w", err)
-	}
-	if tf.Ref == "" {
-		return nil, errors.New("treefile: no ref")
-	}
-	b := &builder{opts: opts, rep: opts.Reporter, tf: &tf, res: &Result{Ref: tf.Ref}}
 	defer b.early.stop() // a failed build leaves no work behind
 	defer b.waitFlush()
 	steps := []struct {
@@ -165,22 +141,201 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		{"commit", b.commitStage},
 	}
 	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
+		if err := b.runStage(ctx, s.name, s.run); err != nil {
 			return nil, err
 		}
-		st := progress.Start(b.rep, s.name, "")
-		summary, err := s.run(ctx, st)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
-		}
-		d := st.End("%s", summary)
-		b.res.Stages = append(b.res.Stages, StageTime{s.name, d})
 		if s.name == "unpack" {
 			b.startFlush()
 		}
 	}
 	b.res.Tree, b.res.Repo = b.tree, b.repo
 	return b.res, nil
+}
+
+// PlanResult is what a build with the same options would install and
+// commit, as Plan finds it.
+type PlanResult struct {
+	Ref string `json:"ref"`
+	// Version is the version the commit would get: the treefile's, or the
+	// next automatic one after the ref's commit in OutDir's repository
+	// (prefix.0 when there is none); "" when the treefile asks for none.
+	Version    string `json:"version"`
+	ReleaseVer string `json:"releasever,omitempty"`
+	Arch       string `json:"arch"`
+	// Sources and Packages are the lock the build would write.
+	Sources  []apt.LockedSource  `json:"sources"`
+	Packages []apt.LockedPackage `json:"packages"`
+	// Lock is that lock, for callers that write it (debatom lock).
+	Lock *apt.Lock `json:"-"`
+}
+
+// Plan runs Build's plan stage alone (index and resolve, or the lockfile
+// check, or with Offline the lockfile as it is) and says what the build
+// would make. It writes nothing: no repository, no lockfile (an absent
+// opts.LockFile is not created), no ref.
+func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	b.dryRun = true
+	if err := b.runStage(ctx, "plan", b.planStage); err != nil {
+		return nil, err
+	}
+	res := &PlanResult{Ref: b.tf.Ref, ReleaseVer: b.releasever, Arch: b.opts.Arch,
+		Sources: b.lock.Sources, Packages: b.lock.Packages, Lock: b.lock}
+	var repo *ostreerepo.Repo
+	parent := ""
+	if opts.OutDir != "" {
+		// Read-only: Open creates nothing, and a missing repository just
+		// means the first version.
+		if r, err := ostreerepo.Open(filepath.Join(opts.OutDir, "repo")); err == nil {
+			repo = r
+			parent, _ = r.ResolveRef(b.tf.Ref)
+		}
+	}
+	res.Version, err = b.version(repo, parent)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// newBuilder applies the defaults and checks the treefile's variables.
+// They are expanded by the plan stage, once ${releasever} is known.
+func newBuilder(opts Options) (*builder, error) {
+	if opts.Treefile == nil {
+		return nil, errors.New("compose: no treefile")
+	}
+	if opts.Arch == "" {
+		opts.Arch = "amd64"
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.RepoMode == 0 {
+		opts.RepoMode = ostreerepo.ModeArchive
+	}
+	if opts.Reporter == nil {
+		opts.Reporter = progress.Discard
+	}
+	if opts.Treefile.Ref == "" {
+		return nil, errors.New("treefile: no ref")
+	}
+	b := &builder{opts: opts, rep: opts.Reporter, res: &Result{}}
+	// A typo'd variable is told now, before any download; the value given
+	// to releasever here only stands in for the one the plan stage learns.
+	vars := b.vars("0")
+	if err := opts.Treefile.Clone().Expand(vars); err != nil {
+		return nil, fmt.Errorf("treefile: %w", err)
+	}
+	return b, nil
+}
+
+// vars are the treefile variables for a build of ${releasever} rv ("" when
+// it is not known); Options.Vars override them.
+func (b *builder) vars(rv string) treefile.Vars {
+	vars := treefile.Vars{"arch": b.opts.Arch, "variant": b.opts.Treefile.Variant, "basearch": b.opts.Arch}
+	if rv != "" {
+		vars["releasever"] = rv
+	}
+	for k, v := range b.opts.Vars {
+		vars[k] = v
+	}
+	return vars
+}
+
+// expand sets b.tf to the treefile with its variables expanded (on a copy:
+// the caller's is left alone). It runs in the plan stage, after the
+// sources are known and, unless offline, their Release files loaded,
+// because ${releasever} may need them (see releaseVer); everything that
+// reads b.tf comes after it.
+func (b *builder) expand(sources []apt.Source) error {
+	rv := releaseVer(sources, b.index)
+	if v, ok := b.opts.Vars["releasever"]; ok {
+		rv = v
+	}
+	b.releasever = rv
+	tf := b.opts.Treefile.Clone()
+	if err := tf.Expand(b.vars(rv)); err != nil {
+		var uv *treefile.UnknownVarError
+		if rv == "" && errors.As(err, &uv) && uv.Name == "releasever" {
+			return fmt.Errorf("treefile: ${releasever} in %q: the suites (%s) are not Debian codenames, and an offline build has no Release to ask for theirs; lock a codename suite (trixie, forky, ...) or build online", uv.In, suiteList(sources))
+		}
+		return fmt.Errorf("treefile: %w", err)
+	}
+	if tf.Ref == "" {
+		return errors.New("treefile: the ref expands to nothing")
+	}
+	b.tf = tf
+	b.res.Ref = tf.Ref
+	return nil
+}
+
+// releaseVer decides ${releasever}, the Debian major version being built.
+// The suite names settle it whenever one is a codename (the default
+// trixie, --suite forky, trixie-updates), which needs no Release and so
+// gives an offline build from a lockfile (whose sources record the suites)
+// the same value as the online build it repeats. An alias (stable,
+// testing, unstable) or an unknown codename needs its Release's Codename
+// or Version, so only a loaded index can tell; without one it is "".
+// Sources come in order of precedence: the first that knows decides.
+func releaseVer(sources []apt.Source, ix *apt.Index) string {
+	for _, s := range sources {
+		if v, ok := treefile.ReleaseVerOfSuite(s.Suite); ok {
+			return v
+		}
+	}
+	if ix == nil {
+		return ""
+	}
+	var rels []*apt.SourceIndex
+	for _, si := range ix.Sources {
+		if si.Release != nil {
+			rels = append(rels, si)
+		}
+	}
+	// A Release whose Codename is known or whose Version is a number
+	// beats one that only names itself (a third-party suite, say).
+	for _, si := range rels {
+		if v, ok := treefile.ReleaseVerOfSuite(si.Release.Codename); ok {
+			return v
+		}
+	}
+	for _, si := range rels {
+		v := treefile.ReleaseVer(si.Source.Suite, si.Release.Codename, si.Release.Version)
+		if v != si.Release.Codename && v != si.Source.Suite {
+			return v
+		}
+	}
+	if len(rels) > 0 {
+		si := rels[0]
+		return treefile.ReleaseVer(si.Source.Suite, si.Release.Codename, si.Release.Version)
+	}
+	return ""
+}
+
+func suiteList(sources []apt.Source) string {
+	var out []string
+	for _, s := range sources {
+		out = append(out, s.Suite)
+	}
+	return strings.Join(out, ", ")
+}
+
+// runStage runs one stage with its progress and records its time.
+func (b *builder) runStage(ctx context.Context, name string, run func(context.Context, *progress.Stage) (string, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st := progress.Start(b.rep, name, "")
+	summary, err := run(ctx, st)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	d := st.End("%s", summary)
+	b.res.Stages = append(b.res.Stages, StageTime{name, d})
+	return nil
 }
 
 func (b *builder) planStage(ctx context.Context, st *progress.Stage) (string, error) {
@@ -200,6 +355,9 @@ func (b *builder) planStage(ctx context.Context, st *progress.Stage) (string, er
 			return "", errors.New("--offline needs --lock FILE naming an existing lockfile")
 		}
 		b.lock = existing
+		if err := b.expand(existing.SourceList()); err != nil {
+			return "", err
+		}
 		return fmt.Sprintf("%d packages from %s (offline)", len(existing.Packages), lockPath), nil
 	}
 	sources := b.opts.Sources
@@ -223,6 +381,9 @@ func (b *builder) planStage(ctx context.Context, st *progress.Stage) (string, er
 		return "", err
 	}
 	b.index = ix
+	if err := b.expand(sources); err != nil {
+		return "", err
+	}
 	if existing != nil {
 		pkgs, err := existing.Check(ix)
 		if err != nil {
@@ -247,7 +408,7 @@ func (b *builder) planStage(ctx context.Context, st *progress.Stage) (string, er
 	}
 	b.plan = plan.Packages
 	b.lock = apt.NewLock(ix, plan.Packages, b.opts.Arch)
-	if lockPath != "" {
+	if lockPath != "" && !b.dryRun {
 		if err := b.lock.WriteFile(lockPath); err != nil {
 			return "", err
 		}
@@ -469,7 +630,7 @@ func (b *builder) commitStage(ctx context.Context, st *progress.Stage) (string, 
 		return "", err
 	}
 	parent, _ := b.repo.ResolveRef(b.tf.Ref)
-	version, err := b.version(parent)
+	version, err := b.version(b.repo, parent)
 	if err != nil {
 		return "", err
 	}
@@ -510,8 +671,8 @@ func (b *builder) commitStage(ctx context.Context, st *progress.Stage) (string, 
 }
 
 // version is the treefile's version, or the automatic one: prefix.N, one
-// more than the parent commit's N under the same prefix.
-func (b *builder) version(parent string) (string, error) {
+// more than the parent commit's N (in repo) under the same prefix.
+func (b *builder) version(repo *ostreerepo.Repo, parent string) (string, error) {
 	if b.tf.Version != "" {
 		return b.tf.Version, nil
 	}
@@ -520,8 +681,8 @@ func (b *builder) version(parent string) (string, error) {
 		return "", nil
 	}
 	n := 0
-	if parent != "" {
-		c, err := b.repo.ReadCommit(parent)
+	if parent != "" && repo != nil {
+		c, err := repo.ReadCommit(parent)
 		if err != nil {
 			return "", fmt.Errorf("reading parent commit %s: %w", parent, err)
 		}
@@ -534,15 +695,4 @@ func (b *builder) version(parent string) (string, error) {
 		}
 	}
 	return fmt.Sprintf("%s.%d", prefix, n), nil
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

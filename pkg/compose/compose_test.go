@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -98,6 +99,46 @@ func TestBuildArchive(t *testing.T) {
 	if got := strings.TrimSpace(ostree(t, "rev-parse", repo, res.Ref)); got != res.Commit {
 		t.Errorf("ref %s = %s, build said %s", res.Ref, got, res.Commit)
 	}
+	// common.yaml's ref and version prefix use ${releasever}: 13 for trixie.
+	if res.Ref != "debian/13/amd64/archive" || res.Version != "13.0" {
+		t.Errorf("ref %q version %q, want debian/13/amd64/archive 13.0", res.Ref, res.Version)
+	}
+
+	t.Run("plan", func(t *testing.T) {
+		// A dry run into the same output directory: the same packages as
+		// the lock the build wrote, the next version, and nothing written.
+		before, _ := repoState(t, res.RepoDir)
+		o := opts
+		o.LockFile = filepath.Join(work, "plan.lock")
+		p, err := Plan(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Ref != res.Ref || p.Version != "13.1" || p.ReleaseVer != "13" {
+			t.Errorf("plan: ref %q version %q releasever %q, want %s 13.1 13", p.Ref, p.Version, p.ReleaseVer, res.Ref)
+		}
+		lock, err := apt.ReadLock(res.LockFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(p.Packages, lock.Packages) || !reflect.DeepEqual(p.Sources, lock.Sources) {
+			t.Errorf("plan differs from the build's lock: %d packages, lock %d", len(p.Packages), len(lock.Packages))
+		}
+		if _, err := os.Stat(o.LockFile); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the dry run wrote its lockfile: %v", err)
+		}
+		if after, _ := repoState(t, res.RepoDir); !reflect.DeepEqual(after, before) {
+			t.Errorf("the dry run changed refs: %v → %v", before, after)
+		}
+		// Into an empty directory: the first version, and no repository.
+		o.OutDir = filepath.Join(work, "plan-out")
+		if p, err = Plan(ctx, o); err != nil || p.Version != "13.0" {
+			t.Errorf("plan into a new directory: version %q, %v", p.Version, err)
+		}
+		if _, err := os.Stat(o.OutDir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the dry run made %s: %v", o.OutDir, err)
+		}
+	})
 
 	t.Run("layout", func(t *testing.T) {
 		kver := res.KernelVersion
@@ -269,6 +310,14 @@ func conflictSources(t *testing.T) []apt.Source {
 // writeConflictArchive writes conflictPackages as a repository signed by a
 // fresh ed25519 key whose public half is dir/keyring.gpg.
 func writeConflictArchive(t *testing.T, dir string) {
+	writeSignedArchive(t, dir, "trixie", "Origin: debatom test\nSuite: stable\nCodename: trixie\nDate: Sat, 21 Nov 2026 09:15:44 UTC\n", conflictPackages)
+}
+
+// writeSignedArchive writes pkgs as the one suite dists/DIST of a
+// repository signed by a fresh ed25519 key whose public half is
+// dir/keyring.gpg. releaseHead is the start of its Release file (Origin,
+// Suite, Codename, Version, Date); the rest is filled in.
+func writeSignedArchive(t *testing.T, dir, dist, releaseHead string, pkgs []tinyPackage) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +331,7 @@ func writeConflictArchive(t *testing.T, dir string) {
 		}
 	}
 	var index strings.Builder
-	for _, p := range conflictPackages {
+	for _, p := range pkgs {
 		control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: T <t@example.org>\nPriority: optional\nSection: misc\nInstalled-Size: 1\nDescription: conflict test package %s\n", p.name, p.version, p.name)
 		entries := []debtest.Entry{debtest.Dir("./", 0o755)}
 		seen := map[string]bool{}
@@ -314,10 +363,9 @@ func writeConflictArchive(t *testing.T, dir string) {
 		fmt.Fprintf(&index, "%sFilename: %s\nSize: %d\nSHA256: %x\n\n", control, fn, len(deb), sum)
 	}
 	packages := []byte(index.String())
-	write("dists/trixie/main/binary-amd64/Packages", packages)
+	write("dists/"+dist+"/main/binary-amd64/Packages", packages)
 	sum := sha256.Sum256(packages)
-	release := fmt.Sprintf("Origin: debatom test\nSuite: stable\nCodename: trixie\nDate: Sat, 21 Nov 2026 09:15:44 UTC\n"+
-		"Architectures: amd64\nComponents: main\nSHA256:\n %x %d main/binary-amd64/Packages\n", sum, len(packages))
+	release := fmt.Sprintf(releaseHead+"Architectures: amd64\nComponents: main\nSHA256:\n %x %d main/binary-amd64/Packages\n", sum, len(packages))
 
 	key, err := openpgp.NewEntity("debatom conflict test", "", "test@example.org",
 		&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, DefaultHash: crypto.SHA256})
@@ -340,7 +388,7 @@ func writeConflictArchive(t *testing.T, dir string) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	write("dists/trixie/InRelease", signed.Bytes())
+	write("dists/"+dist+"/InRelease", signed.Bytes())
 }
 
 // repoState is what a failed build must leave as it was: the refs and the
@@ -498,5 +546,94 @@ func TestSourcesFromHost(t *testing.T) {
 	}
 	if _, err := Sources(&treefile.Treefile{}, SourceOverrides{}, "amd64", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no Debian mirror") {
 		t.Errorf("a host without Debian sources: err = %v", err)
+	}
+}
+
+// TestReleaseVer: ${releasever} from a suite alias comes from the signed
+// Release (Codename, else Version, else the codename itself), and an
+// offline build, which has no Release, tells why it cannot expand it.
+func TestReleaseVer(t *testing.T) {
+	ctx := context.Background()
+	tf, err := treefile.Parse("tree.yaml", []byte("ref: test/${releasever}/${arch}\nautomatic-version-prefix: \"${releasever}\"\npackages: [alpha, gamma]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const date = "Date: Sat, 21 Nov 2026 09:15:44 UTC\n"
+	tests := []struct {
+		name, dist, head string
+		want             string
+	}{
+		{"stable is trixie", "stable", "Suite: stable\nCodename: trixie\nVersion: 13.2\n", "13"},
+		{"stable of an unknown release", "stable", "Suite: stable\nCodename: newcodename\nVersion: 16.1\n", "16"},
+		{"unstable", "unstable", "Suite: unstable\nCodename: sid\n", "sid"},
+		{"unknown codename without a version", "newcodename", "Suite: newcodename\n", "newcodename"},
+		{"codename suite, Release ignored", "forky", "Suite: testing\nCodename: forky\nVersion: 99\n", "14"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			archive := filepath.Join(dir, "archive")
+			writeSignedArchive(t, archive, tt.dist, "Origin: debatom test\n"+tt.head+date, conflictPackages)
+			srcs := []apt.Source{{URL: "file://" + archive, Suite: tt.dist, Components: []string{"main"}, Keyring: filepath.Join(archive, "keyring.gpg")}}
+			opts := Options{Treefile: tf, Sources: srcs, OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache"), NoInitramfs: true}
+			p, err := Plan(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRef := "test/" + tt.want + "/amd64"
+			if p.ReleaseVer != tt.want || p.Ref != wantRef || p.Version != tt.want+".0" || len(p.Packages) != 2 {
+				t.Errorf("plan: releasever %q ref %q version %q, %d packages; want %s %s %s.0, 2", p.ReleaseVer, p.Ref, p.Version, len(p.Packages), tt.want, wantRef, tt.want)
+			}
+			if tt.name != "stable is trixie" {
+				return
+			}
+			// The build itself gets the same, and so does its lock's
+			// online rebuild; offline, the alias cannot be expanded.
+			opts.LockFile = filepath.Join(dir, "tree.lock")
+			res, err := Build(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ref != wantRef || res.Version != "13.0" {
+				t.Errorf("build: ref %q version %q, want %s 13.0", res.Ref, res.Version, wantRef)
+			}
+			opts.Sources = nil
+			if p, err := Plan(ctx, opts); err != nil || p.Ref != wantRef || p.Version != "13.1" {
+				t.Errorf("plan from the lock: %+v, %v", p, err)
+			}
+			opts.Offline = true
+			_, err = Plan(ctx, opts)
+			if err == nil || !strings.Contains(err.Error(), "${releasever}") || !strings.Contains(err.Error(), "offline") || !strings.Contains(err.Error(), "(stable)") {
+				t.Errorf("offline plan of an alias suite: err = %v", err)
+			}
+			// A treefile that does not use it builds offline all the same.
+			plain := tf.Clone()
+			plain.Ref, plain.AutomaticVersionPrefix = "test/plain", ""
+			opts.Treefile = plain
+			if p, err := Plan(ctx, opts); err != nil || p.Ref != "test/plain" || p.ReleaseVer != "" {
+				t.Errorf("offline plan without ${releasever}: %+v, %v", p, err)
+			}
+		})
+	}
+	// Offline from a lock of a codename suite: the suite alone decides.
+	dir := t.TempDir()
+	opts := Options{Treefile: tf, Sources: conflictSources(t), OutDir: filepath.Join(dir, "out"), CacheDir: filepath.Join(dir, "cache"), LockFile: filepath.Join(dir, "tree.lock")}
+	lock, err := Plan(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Lock.WriteFile(opts.LockFile); err != nil {
+		t.Fatal(err)
+	}
+	opts.Offline, opts.Sources = true, nil
+	if p, err := Plan(ctx, opts); err != nil || p.ReleaseVer != "13" || p.Ref != "test/13/amd64" {
+		t.Errorf("offline plan from a trixie lock: %+v, %v", p, err)
+	}
+	// A typo'd variable is told before anything is read.
+	bad := tf.Clone()
+	bad.Ref = "test/${relasever}"
+	opts.Treefile, opts.Offline, opts.LockFile = bad, false, filepath.Join(dir, "absent.lock")
+	if _, err := Plan(ctx, opts); err == nil || !strings.Contains(err.Error(), "${relasever}") || strings.Contains(err.Error(), "plan:") {
+		t.Errorf("typo'd variable: err = %v", err)
 	}
 }
