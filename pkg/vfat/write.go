@@ -146,12 +146,74 @@ func Write(ctx context.Context, w io.WriterAt, fsys fs.FS, opts Options) error {
 	return write(ctx, w, fsys, opts, label, g)
 }
 
-// write lays the tree out on geometry g. Tests call it with geometries too
-// small for a real FAT32, to make small fuzz seeds.
+// Layout is a planned file system: the tree read and every cluster
+// placed, with only the writing left.
+type Layout struct {
+	fsys     fs.FS
+	opts     Options
+	label    [11]byte
+	hasLabel bool
+	g        geometry
+	root     *node
+	next     uint32 // the first cluster after the last one used
+}
+
+// Plan reads the tree fsys (not the files' contents) and lays it out,
+// for a caller that needs to know where the data goes before writing it.
+func Plan(ctx context.Context, fsys fs.FS, opts Options) (*Layout, error) {
+	if opts.Size == 0 {
+		opts.Size = DefaultSize
+	}
+	label, err := volumeLabel(opts.Label)
+	if err != nil {
+		return nil, fmt.Errorf("vfat: %w", err)
+	}
+	g, err := newGeometry(opts.Size)
+	if err != nil {
+		return nil, fmt.Errorf("vfat: %w", err)
+	}
+	return plan(ctx, fsys, opts, label, g)
+}
+
+// ByteRange is a range of bytes of a file system.
+type ByteRange struct {
+	Offset, Length int64
+}
+
+// DataRanges returns, sorted, the byte ranges Write may write: the
+// reserved sectors with the first FAT's used part, the second FAT's, and
+// the used clusters. Everything else reads as zeros.
+func (l *Layout) DataRanges() []ByteRange {
+	fat := int64(4 * l.next)
+	rs := []ByteRange{
+		{0, reservedSecs*sectorSize + fat},
+		{int64(reservedSecs+l.g.fatSecs) * sectorSize, fat},
+	}
+	if l.next > 2 {
+		rs = append(rs, ByteRange{l.g.clusterOffset(2), l.g.clusterOffset(l.next) - l.g.clusterOffset(2)})
+	}
+	return rs
+}
+
+// Write writes the planned file system to w, as the package's Write does.
+func (l *Layout) Write(ctx context.Context, w io.WriterAt) error {
+	return l.write(ctx, w)
+}
+
+// write lays the tree out on geometry g and writes it. Tests call it with
+// geometries too small for a real FAT32, to make small fuzz seeds.
 func write(ctx context.Context, w io.WriterAt, fsys fs.FS, opts Options, label [11]byte, g geometry) error {
+	l, err := plan(ctx, fsys, opts, label, g)
+	if err != nil {
+		return err
+	}
+	return l.write(ctx, w)
+}
+
+func plan(ctx context.Context, fsys fs.FS, opts Options, label [11]byte, g geometry) (*Layout, error) {
 	root := &node{path: ".", dir: true}
 	if err := readTree(ctx, fsys, root); err != nil {
-		return fmt.Errorf("vfat: %w", err)
+		return nil, fmt.Errorf("vfat: %w", err)
 	}
 	hasLabel := string(label[:]) != "NO NAME    "
 
@@ -197,8 +259,13 @@ func write(ctx context.Context, w io.WriterAt, fsys fs.FS, opts Options, label [
 		return nil
 	}
 	if err := alloc(root); err != nil {
-		return fmt.Errorf("vfat: %w", err)
+		return nil, fmt.Errorf("vfat: %w", err)
 	}
+	return &Layout{fsys: fsys, opts: opts, label: label, hasLabel: hasLabel, g: g, root: root, next: next}, nil
+}
+
+func (l *Layout) write(ctx context.Context, w io.WriterAt) error {
+	fsys, opts, label, hasLabel, g, root, next := l.fsys, l.opts, l.label, l.hasLabel, l.g, l.root, l.next
 	used := next - 2
 
 	stamp := fatTime(opts.Time)
