@@ -204,6 +204,26 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// commitDir writes dir to r, commits it and checks the commit out,
+// returning the root's dirtree and dirmeta checksums and the checkout.
+func commitDir(t *testing.T, r *Repo, dir string) (root, meta string, tree *fstree.Tree) {
+	t.Helper()
+	ctx := context.Background()
+	root, meta, err := r.WriteDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.Commit(ctx, root, meta, CommitOptions{Timestamp: testStamp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err = r.Checkout(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, meta, tree
+}
+
 // TestWriteTree checks the fstree path against the directory path: a
 // checkout of a commit written back gives the same root; an owner change
 // re-hashes from the stored payload; generated Data is stored.
@@ -214,18 +234,7 @@ func TestWriteTree(t *testing.T) {
 	for _, mode := range []Mode{ModeArchive, ModeBareUser} {
 		t.Run(mode.String(), func(t *testing.T) {
 			r := newRepo(t, mode)
-			root, meta, err := r.WriteDir(ctx, dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := r.Commit(ctx, root, meta, CommitOptions{Timestamp: testStamp})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tree, err := r.Checkout(ctx, c)
-			if err != nil {
-				t.Fatal(err)
-			}
+			root, meta, tree := commitDir(t, r, dir)
 			root2, meta2, err := r.WriteTree(ctx, tree)
 			if err != nil {
 				t.Fatal(err)
@@ -275,19 +284,7 @@ func TestCorruptObjects(t *testing.T) {
 	dir := t.TempDir()
 	writeSynthetic(t, dir, syntheticTree(false)[:8])
 	r := newRepo(t, ModeArchive)
-	ctx := context.Background()
-	root, meta, err := r.WriteDir(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.Commit(ctx, root, meta, CommitOptions{Timestamp: testStamp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := r.Checkout(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, _, tree := commitDir(t, r, dir)
 	big := tree.Get("big").Object
 	p := r.objectPath(big, ObjFile)
 	data, _ := os.ReadFile(p)
