@@ -99,7 +99,11 @@ type Image struct {
 
 	table gpt.Table
 	esp   *fstree.Tree
-	root  *ext4.Builder
+	// The planned file systems: planning the root of a full system is a
+	// noticeable part of writing it, and where their data lies is what
+	// a qcow2 image is laid out from.
+	espLayout  *vfat.Layout
+	rootLayout *ext4.Layout
 }
 
 // New deploys commit from repo and plans the image; errors that need no
@@ -141,6 +145,9 @@ func New(ctx context.Context, repo *ostreerepo.Repo, commit string, opts Options
 	if err := img.planESP(); err != nil {
 		return nil, fmt.Errorf("disk image: %w", err)
 	}
+	if img.espLayout, err = vfat.Plan(ctx, img.espFS(), img.espOptions()); err != nil {
+		return nil, fmt.Errorf("disk image: ESP: %w", err)
+	}
 
 	seed := "debatom/" + commit + "/"
 	rootOpts := ext4.Options{Label: "root", UUID: gpt.DeriveGUID(seed + "root-fs"), HashSeed: gpt.DeriveGUID(seed + "root-hash"), Timestamp: img.Timestamp}
@@ -153,26 +160,25 @@ func New(ctx context.Context, repo *ostreerepo.Repo, commit string, opts Options
 		if rootOpts.Size <= 0 {
 			return nil, fmt.Errorf("disk image: disk size %d bytes is too small: the ESP alone needs %d", opts.Size, int64(rootFirst)*gpt.SectorSize+tail)
 		}
-	} else {
-		// ext4's own sizing (1.5 × content, at least 1 GiB) plus free space.
-		probe := ext4.NewBuilder(rootOpts)
-		if err := s.AddTo(probe, ""); err != nil {
-			return nil, fmt.Errorf("disk image: %w", err)
-		}
-		need, err := probe.Size()
+	}
+	root := ext4.NewBuilder(rootOpts)
+	if err := s.AddTo(root, ""); err != nil {
+		return nil, fmt.Errorf("disk image: %w", err)
+	}
+	if opts.Size == 0 {
+		// ext4's own sizing (1.5 × content, at least 1 GiB) plus free
+		// space; then the same tree is planned again at that size.
+		probe, err := root.Plan()
 		if err != nil {
 			return nil, fmt.Errorf("disk image: root file system: %w", err)
 		}
-		rootOpts.Size = roundUp(max(need+DefaultFreeSpace, opts.RootMinSize), 128*mib)
+		rootOpts.Size = roundUp(max(probe.Size()+DefaultFreeSpace, opts.RootMinSize), 128*mib)
+		root.SetSize(rootOpts.Size)
 	}
 	if rootOpts.Size < opts.RootMinSize {
 		return nil, fmt.Errorf("disk image: disk size %d bytes leaves %d for the root, less than its minimum size %d", opts.Size, rootOpts.Size, opts.RootMinSize)
 	}
-	img.root = ext4.NewBuilder(rootOpts)
-	if err := s.AddTo(img.root, ""); err != nil {
-		return nil, fmt.Errorf("disk image: %w", err)
-	}
-	if _, err := img.root.Size(); err != nil {
+	if img.rootLayout, err = root.Plan(); err != nil {
 		if opts.Size > 0 {
 			return nil, fmt.Errorf("disk image: disk size %d bytes is too small for the root file system: %w", opts.Size, err)
 		}
@@ -246,6 +252,16 @@ func loaderConf(defaultEntry string) string {
 	return "# Written by debatom; /etc/debatom/esp-sync rewrites it after upgrades.\ndefault " + defaultEntry + "\ntimeout 3\neditor no\n"
 }
 
+func (img *Image) espOptions() vfat.Options {
+	volID := gpt.DeriveGUID("esp-volume/" + img.Sysroot.Commit)
+	// The ESP is partition 1, at the first aligned sector, which is also
+	// where New puts it.
+	return vfat.Options{
+		Size: img.ESPSize, VolumeID: uint32(volID[0])<<24 | uint32(volID[1])<<16 | uint32(volID[2])<<8 | uint32(volID[3]),
+		Label: "ESP", Time: img.Timestamp, HiddenSectors: uint32(gpt.AlignLBA(gpt.FirstUsableLBA)),
+	}
+}
+
 func (img *Image) espFS() fs.FS {
 	return img.esp.FS(func(p string, e *fstree.Entry) (io.ReadCloser, error) {
 		rc, _, err := img.Sysroot.Open(e.Object)
@@ -256,7 +272,12 @@ func (img *Image) espFS() fs.FS {
 // WriteRaw writes the image to path as a sparse raw file, through a
 // temporary file renamed into place when complete.
 func (img *Image) WriteRaw(ctx context.Context, path string) error {
-	err := atomicfile.Write(path, 0o644, func(f *os.File) error { return img.write(ctx, f) })
+	err := atomicfile.Write(path, 0o644, func(f *os.File) error {
+		if err := f.Truncate(img.Size); err != nil {
+			return err
+		}
+		return img.write(ctx, f)
+	})
 	if err != nil {
 		return fmt.Errorf("disk image: %w", err)
 	}
@@ -264,9 +285,30 @@ func (img *Image) WriteRaw(ctx context.Context, path string) error {
 }
 
 // WriteQcow2 writes the image to path as qcow2 (uncompressed clusters,
-// unless compress). The raw image is staged in a sparse temporary file
-// next to path.
+// unless compress), through a temporary file renamed into place when
+// complete. Uncompressed, the image is written in place: its clusters
+// are laid out from where the partition table and the planned file
+// systems put their data (DataRanges), and the file systems then write
+// straight into them. Compressed, the raw image is staged in a sparse
+// temporary file next to path and converted, since compressed sizes are
+// known only after compressing.
 func (img *Image) WriteQcow2(ctx context.Context, path string, compress bool) error {
+	if !compress {
+		err := atomicfile.Write(path, 0o644, func(out *os.File) error {
+			q, err := qcow2.Create(out, img.Size, img.DataRanges(), qcow2.Options{})
+			if err != nil {
+				return err
+			}
+			if err := img.write(ctx, q); err != nil {
+				return err
+			}
+			return q.Close()
+		})
+		if err != nil {
+			return fmt.Errorf("disk image: %w", err)
+		}
+		return nil
+	}
 	err := atomicfile.Write(path, 0o644, func(out *os.File) error {
 		raw, err := os.CreateTemp(filepath.Dir(path), ".debatom-raw-*")
 		if err != nil {
@@ -274,6 +316,9 @@ func (img *Image) WriteQcow2(ctx context.Context, path string, compress bool) er
 		}
 		defer os.Remove(raw.Name())
 		defer raw.Close()
+		if err := raw.Truncate(img.Size); err != nil {
+			return err
+		}
 		if err := img.write(ctx, raw); err != nil {
 			return err
 		}
@@ -297,24 +342,35 @@ func ConvertQcow2(ctx context.Context, raw, out *os.File, compress bool) error {
 	return nil
 }
 
-func (img *Image) write(ctx context.Context, f *os.File) error {
-	if err := f.Truncate(img.Size); err != nil {
-		return err
+// DataRanges returns, sorted, the byte ranges of the disk that writing it
+// may fill: both partition tables and the file systems' planned data.
+// Everything else is zeros.
+func (img *Image) DataRanges() []qcow2.Extent {
+	backup := int64(gpt.LastUsableLBA(img.Size)+1) * gpt.SectorSize
+	out := []qcow2.Extent{{Offset: 0, Length: gpt.FirstUsableLBA * gpt.SectorSize}}
+	esp := int64(img.table.Partitions[0].FirstLBA) * gpt.SectorSize
+	for _, r := range img.espLayout.DataRanges() {
+		out = append(out, qcow2.Extent{Offset: esp + r.Offset, Length: r.Length})
 	}
-	if err := gpt.Write(f, img.Size, img.table); err != nil {
+	root := int64(img.table.Partitions[1].FirstLBA) * gpt.SectorSize
+	for _, r := range img.rootLayout.DataRanges() {
+		out = append(out, qcow2.Extent{Offset: root + r.Offset, Length: r.Length})
+	}
+	return append(out, qcow2.Extent{Offset: backup, Length: img.Size - backup})
+}
+
+// write writes the disk to w, which must read as zeros where nothing is
+// written (a new file truncated to the size, a new qcow2 image).
+func (img *Image) write(ctx context.Context, w io.WriterAt) error {
+	if err := gpt.Write(w, img.Size, img.table); err != nil {
 		return fmt.Errorf("partition table: %w", err)
 	}
 	esp := img.table.Partitions[0]
-	volID := gpt.DeriveGUID("esp-volume/" + img.Sysroot.Commit)
-	err := vfat.Write(ctx, io.NewOffsetWriter(f, int64(esp.FirstLBA)*gpt.SectorSize), img.espFS(), vfat.Options{
-		Size: img.ESPSize, VolumeID: uint32(volID[0])<<24 | uint32(volID[1])<<16 | uint32(volID[2])<<8 | uint32(volID[3]),
-		Label: "ESP", Time: img.Timestamp, HiddenSectors: uint32(esp.FirstLBA),
-	})
-	if err != nil {
+	if err := img.espLayout.Write(ctx, io.NewOffsetWriter(w, int64(esp.FirstLBA)*gpt.SectorSize)); err != nil {
 		return fmt.Errorf("ESP: %w", err)
 	}
 	root := img.table.Partitions[1]
-	if _, err := img.root.Write(ctx, io.NewOffsetWriter(f, int64(root.FirstLBA)*gpt.SectorSize)); err != nil {
+	if err := img.rootLayout.Write(ctx, io.NewOffsetWriter(w, int64(root.FirstLBA)*gpt.SectorSize)); err != nil {
 		return fmt.Errorf("root file system: %w", err)
 	}
 	return nil
