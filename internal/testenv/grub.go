@@ -3,6 +3,7 @@ package testenv
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -26,18 +27,23 @@ func SignedGRUB(t testing.TB, name string) []byte {
 		t.Fatalf("dpkg-deb --fsys-tarfile %s: %v", debs[0], err)
 	}
 	want := "./usr/lib/grub/x86_64-efi-signed/" + name
-	tr := tar.NewReader(bytes.NewReader(out))
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("%s not found in %s: %v", want, debs[0], err)
+	var file []byte
+	var readErr error
+	err = TarFiles(bytes.NewReader(out), func(h *tar.Header, body io.Reader) error {
+		if h.Name != want {
+			return nil
 		}
-		if h.Name == want {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatalf("%s in %s: %v", want, debs[0], err)
-			}
-			return b
-		}
+		file, readErr = io.ReadAll(body)
+		return errFound
+	})
+	if !errors.Is(err, errFound) {
+		t.Fatalf("%s not found in %s (%v)", want, debs[0], err)
 	}
+	if readErr != nil {
+		t.Fatalf("%s in %s: %v", want, debs[0], readErr)
+	}
+	return file
 }
+
+// errFound stops a TarFiles walk once it has what it looked for.
+var errFound = errors.New("found")

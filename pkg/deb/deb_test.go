@@ -32,18 +32,27 @@ func collect(t testing.TB, b []byte, name string) (*Package, []entry, error) {
 	t.Helper()
 	var out []entry
 	p, err := Read(context.Background(), bytes.NewReader(b), name, func(h *tar.Header, body io.Reader) error {
-		e := entry{Name: h.Name, Link: h.Linkname, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size}
-		if h.Typeflag == tar.TypeReg {
-			s := sha256.New()
-			if _, err := io.Copy(s, body); err != nil {
-				return err
-			}
-			e.SHA = hex.EncodeToString(s.Sum(nil))
+		e, err := newEntry(h, body)
+		if err != nil {
+			return err
 		}
 		out = append(out, e)
 		return nil
 	})
 	return p, out, err
+}
+
+// newEntry describes a tar entry, with the SHA-256 of a regular file's body.
+func newEntry(h *tar.Header, body io.Reader) (entry, error) {
+	e := entry{Name: h.Name, Link: h.Linkname, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size}
+	if h.Typeflag == tar.TypeReg {
+		s := sha256.New()
+		if _, err := io.Copy(s, body); err != nil {
+			return e, fmt.Errorf("%s: %w", h.Name, err)
+		}
+		e.SHA = hex.EncodeToString(s.Sum(nil))
+	}
+	return e, nil
 }
 
 func TestCompressions(t *testing.T) {
@@ -293,11 +302,9 @@ func TestArchiveAgainstDpkgDeb(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				e := entry{Name: h.Name, Link: h.Linkname, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size}
-				if h.Typeflag == tar.TypeReg {
-					s := sha256.New()
-					io.Copy(s, tr)
-					e.SHA = hex.EncodeToString(s.Sum(nil))
+				e, err := newEntry(h, tr)
+				if err != nil {
+					t.Fatal(err)
 				}
 				ref = append(ref, e)
 			}
@@ -325,23 +332,16 @@ func TestArchiveAgainstDpkgDeb(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := 0
-			tr = tar.NewReader(bytes.NewReader(ctl))
-			for {
-				h, err := tr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if h.Typeflag != tar.TypeReg {
-					continue
-				}
+			err = testenv.TarFiles(bytes.NewReader(ctl), func(h *tar.Header, r io.Reader) error {
 				n++
-				body, _ := io.ReadAll(tr)
+				body, err := io.ReadAll(r)
 				if mine, _ := p.File(strings.TrimPrefix(h.Name, "./")); !bytes.Equal(mine, body) {
 					t.Errorf("control file %s differs from dpkg-deb's", h.Name)
 				}
+				return err
+			})
+			if err != nil {
+				t.Fatalf("dpkg-deb --ctrl-tarfile: %v", err)
 			}
 			if n != len(p.Files) {
 				t.Errorf("%d control files, dpkg-deb has %d", len(p.Files), n)

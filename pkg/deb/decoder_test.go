@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -29,13 +27,9 @@ func collectWith(dec *Decoder, b []byte, name, stopAt string) (*Package, []entry
 		if h.Name == stopAt {
 			return errors.New("stop")
 		}
-		e := entry{Name: h.Name, Link: h.Linkname, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size}
-		if h.Typeflag == tar.TypeReg {
-			s := sha256.New()
-			if _, err := io.Copy(s, body); err != nil {
-				return err
-			}
-			e.SHA = hex.EncodeToString(s.Sum(nil))
+		e, err := newEntry(h, body)
+		if err != nil {
+			return err
 		}
 		out = append(out, e)
 		return nil

@@ -1,10 +1,8 @@
 package initramfs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -435,55 +433,34 @@ func TestBootQEMU(t *testing.T) {
 
 // bootQEMU boots kernel+initrd on disk (virtio) under QEMU TCG and reads
 // the serial console until every wanted line has shown up, an emergency
-// shell or panic appears, or 15 minutes pass; on failure it prints the
-// last 50 console lines.
+// shell or panic appears, or 15 minutes pass; on failure the test log gets
+// the last console lines.
 func bootQEMU(t *testing.T, kernel, initrd, disk, cmdline string, want []string) {
 	t.Helper()
-	qemu := testenv.Tool(t, "qemu-system-x86_64")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	const timeout = 15 * time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, qemu, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "2048", "-smp", "1",
-		"-nographic", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 "+cmdline+" panic=-1 systemd.log_color=0 systemd.show_status=1 "+
+	vm := testenv.StartVM(ctx, t, testenv.VMOptions{
+		CPU: "max", MemoryMiB: 2048, NoReboot: true,
+		Kernel: kernel, Initrd: initrd,
+		Append: "console=ttyS0 " + cmdline + " panic=-1 systemd.log_color=0 systemd.show_status=1 " +
 			"systemd.default_device_timeout_sec=900 systemd.default_timeout_start_sec=900",
-		"-drive", "file="+disk+",if=virtio,format=raw")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	var lines []string
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		lines = append(lines, l)
+		Disks: []testenv.Disk{{File: disk, Format: "raw"}},
+	})
+	var missing []string
+	err := vm.Wait(timeout, func(console []byte) bool {
+		missing = missing[:0]
 		for _, w := range want {
-			if strings.Contains(l, w) {
-				seen[w] = true
-			}
-		}
-		if len(seen) == len(want) || strings.Contains(l, "Kernel panic") || strings.Contains(l, "emergency mode") {
-			break
-		}
-	}
-	cmd.Process.Kill()
-	io.Copy(io.Discard, stdout)
-	cmd.Wait()
-	if len(seen) != len(want) {
-		var missing []string
-		for _, w := range want {
-			if !seen[w] {
+			if !bytes.Contains(console, []byte(w)) {
 				missing = append(missing, w)
 			}
 		}
-		start := max(0, len(lines)-50)
-		t.Fatalf("boot did not show %q (timeout %v); last console lines:\n%s", missing, ctx.Err(), strings.Join(lines[start:], "\n"))
+		return len(missing) == 0 || bytes.Contains(console, []byte("Kernel panic")) || bytes.Contains(console, []byte("emergency mode"))
+	})
+	if len(missing) > 0 {
+		t.Fatalf("boot did not show %q after %v (%v)", missing, vm.Elapsed().Round(time.Second), err)
 	}
+	t.Logf("boot showed every wanted line after %v", vm.Elapsed().Round(time.Second))
 }
 
 // withFiles adds generated files to a tree, the way the build's configure

@@ -85,42 +85,6 @@ func espTree() fstest.MapFS {
 
 var espOpts = Options{Size: 64 << 20, VolumeID: 0x1234ABCD, Label: "ESP", Time: buildTime}
 
-// compareTree checks that got holds exactly the files and directories of want.
-func compareTree(t *testing.T, got fs.FS, want fstest.MapFS) {
-	t.Helper()
-	seen := map[string]bool{}
-	err := fs.WalkDir(got, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		seen[p] = true
-		if p == "." || d.IsDir() {
-			return nil
-		}
-		b, err := fs.ReadFile(got, p)
-		if err != nil {
-			return err
-		}
-		w, ok := want[p]
-		if !ok {
-			t.Errorf("unexpected file %s", p)
-		} else if !bytes.Equal(b, w.Data) {
-			t.Errorf("%s: read %d bytes, wrote %d, or they differ", p, len(b), len(w.Data))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := range want {
-		for q := p; q != "."; q = filepath.Dir(q) {
-			if !seen[q] {
-				t.Errorf("%s is missing", q)
-			}
-		}
-	}
-}
-
 func TestRoundTrip(t *testing.T) {
 	tree := espTree()
 	// Outside the BMP: a surrogate pair in the long name (which mtools
@@ -137,7 +101,7 @@ func TestRoundTrip(t *testing.T) {
 	if f.Label() != "ESP" || f.VolumeID() != 0x1234ABCD {
 		t.Errorf("label %q, volume ID %08X", f.Label(), f.VolumeID())
 	}
-	compareTree(t, f, tree)
+	testenv.CompareTree(t, f, tree)
 	var paths []string
 	for p := range tree {
 		paths = append(paths, p)
@@ -410,7 +374,7 @@ func TestOracle(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("mcopy -s: %v\n%s", err, out)
 		}
-		compareTree(t, os.DirFS(dst), tree)
+		testenv.CompareTree(t, os.DirFS(dst), tree)
 	}
 }
 
@@ -466,5 +430,5 @@ func TestReadMkfsImage(t *testing.T) {
 	if fsys.Label() != "MKFS" || fsys.VolumeID() != 0x0BADCAFE {
 		t.Errorf("label %q, volume ID %08X", fsys.Label(), fsys.VolumeID())
 	}
-	compareTree(t, fsys, tree)
+	testenv.CompareTree(t, fsys, tree)
 }
