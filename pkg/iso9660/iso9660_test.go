@@ -261,39 +261,7 @@ func TestOracle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("xorriso -extract: %v\n%s", err, out)
 	}
-	compareTree(t, os.DirFS(dst), tree)
-}
-
-func compareTree(t *testing.T, got fs.FS, want fstest.MapFS) {
-	t.Helper()
-	seen := map[string]bool{}
-	err := fs.WalkDir(got, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		seen[p] = true
-		if d.IsDir() {
-			return nil
-		}
-		b, err := fs.ReadFile(got, p)
-		if err != nil {
-			return err
-		}
-		if w, ok := want[p]; !ok {
-			t.Errorf("unexpected file %s", p)
-		} else if !bytes.Equal(b, w.Data) {
-			t.Errorf("%s: %d bytes read back differ from the %d written", p, len(b), len(w.Data))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := range want {
-		if !seen[p] {
-			t.Errorf("%s is missing", p)
-		}
-	}
+	testenv.CompareTree(t, os.DirFS(dst), tree)
 }
 
 func TestHybridOracle(t *testing.T) {

@@ -286,26 +286,17 @@ func checkContent(t *testing.T, ostree, dpkgDeb, repoDir, ref, debPath string) {
 		t.Fatal(err)
 	}
 	defer cmd.Wait()
-	tr := tar.NewReader(stdout)
 	files := 0
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
+	err = testenv.TarFiles(stdout, func(h *tar.Header, body io.Reader) error {
 		files++
 		want := sha256.New()
-		io.Copy(want, tr)
+		if _, err := io.Copy(want, body); err != nil {
+			return err
+		}
 		f, err := os.Open(filepath.Join(dir, h.Name))
 		if err != nil {
 			t.Errorf("checkout lacks %s: %v", h.Name, err)
-			continue
+			return nil
 		}
 		got := sha256.New()
 		io.Copy(got, f)
@@ -313,6 +304,10 @@ func checkContent(t *testing.T, ostree, dpkgDeb, repoDir, ref, debPath string) {
 		if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
 			t.Errorf("%s: content differs from dpkg-deb --fsys-tarfile", h.Name)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("dpkg-deb --fsys-tarfile %s: %v", debPath, err)
 	}
 	if files == 0 {
 		t.Error("no regular files compared")
