@@ -20,7 +20,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("build", stderr)
 	var (
 		file, variant, out, mirror, keyring, suite, lock, cache, arch, aptRoot, stamp, mode string
-		offline, jsonOut, quiet, allowExpired, noInitramfs, listVariants                    bool
+		offline, jsonOut, quiet, allowExpired, noInitramfs, listVariants, dryRun            bool
 		workers                                                                             int
 	)
 	fs.StringVar(&file, "f", "", "treefile `FILE` (default: the embedded variant named by --variant)")
@@ -41,6 +41,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&allowExpired, "allow-expired", false, "accept a Release past its Valid-Until (archived snapshots)")
 	fs.BoolVar(&noInitramfs, "no-initramfs", false, "skip depmod and the initramfs (the commit will not boot)")
 	fs.BoolVar(&listVariants, "list-variants", false, "print the embedded variants and exit")
+	fs.BoolVar(&dryRun, "dry-run", false, "plan only: print the ref, the version and the packages (name version arch) the build would make, and write nothing to -o (with --json: the plan as JSON)")
 	fs.IntVar(&workers, "workers", 0, "packages unpacked at once (default: one per core)")
 	var format string
 	var disk diskFlags
@@ -114,6 +115,9 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	if dryRun {
+		return printDryRun(ctx, opts, stdout, stderr, jsonOut, quiet)
+	}
 	switch {
 	case jsonOut:
 		opts.Reporter = progress.JSON(stdout)
@@ -167,6 +171,30 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return nil
+}
+
+// printDryRun runs the plan stage alone (compose.Plan) and prints what the
+// build would make. Progress goes to a terminal on stderr only, so that
+// stdout holds just the plan: a header and one "name version arch" line per
+// package, those lines alone with --quiet, or one JSON object with --json.
+func printDryRun(ctx context.Context, opts compose.Options, stdout, stderr io.Writer, jsonOut, quiet bool) error {
+	opts.Reporter = reporter(stderr)
+	p, err := compose.Plan(ctx, opts)
+	if err != nil {
+		return err
+	}
+	switch {
+	case jsonOut:
+		b, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	case !quiet:
+		fmt.Fprintf(stdout, "ref       %s\nversion   %s\npackages  %d\n\n", p.Ref, orNone(p.Version), len(p.Packages))
+	}
+	return printPlan(stdout, p.Packages)
 }
 
 func orNone(s string) string {

@@ -46,16 +46,12 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *offline {
 			return fmt.Errorf("%w: --offline needs --lock FILE (resolving needs the index)", errUsage)
 		}
-		_, plan, err := pf.plan(ctx, &rf, rep)
+		l, err := pf.plan(ctx, &rf, rep)
 		if err != nil {
 			return err
 		}
-		for _, p := range plan.Packages {
-			it, err := apt.ItemFor(p)
-			if err != nil {
-				return err
-			}
-			items = append(items, it)
+		if items, err = l.Items(); err != nil {
+			return err
 		}
 	}
 	paths, err := fetchItems(ctx, &rf, items, *offline, *workers, rep)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"github.com/debatom/debatom/pkg/apt"
 )
 
 func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -22,11 +20,10 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	rep := reporter(stderr)
-	ix, plan, err := pf.plan(ctx, &rf, rep)
+	l, err := pf.plan(ctx, &rf, rep)
 	if err != nil {
 		return err
 	}
-	l := apt.NewLock(ix, plan.Packages, rf.arch)
 	if err := l.WriteFile(*out); err != nil {
 		return err
 	}

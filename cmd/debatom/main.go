@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -71,13 +72,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "debatom %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "debatom %s: %s\n", name, withHints(err))
 		if errors.Is(err, errUsage) {
 			return 2
 		}
 		return 1
 	}
 	return 0
+}
+
+// aptExpired is how pkg/apt ends the error for a Release past its
+// Valid-Until. It has no flag names (a library does not know its callers'
+// flags), so the message is completed here, in the one place every
+// subcommand's error is printed. pkg/apt has no exported error value for
+// it; if its wording changes, TestExpiredHint fails.
+const aptExpired = "; allow expired releases to use it anyway"
+
+// withHints is err's message with the flag that would get past it named.
+func withHints(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, aptExpired) {
+		msg = strings.Replace(msg, aptExpired, " (pass --allow-expired to use it anyway)", 1)
+	}
+	return msg
 }
 
 func usage(w io.Writer, cmds map[string]command) {

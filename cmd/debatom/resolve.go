@@ -8,13 +8,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
 
 	"github.com/debatom/debatom/pkg/apt"
+	"github.com/debatom/debatom/pkg/compose"
 	"github.com/debatom/debatom/pkg/progress"
 	"github.com/debatom/debatom/pkg/resolve"
+	"github.com/debatom/debatom/pkg/treefile"
 )
 
 // listFlag collects a repeatable flag; each use may also hold a
@@ -59,7 +62,7 @@ func (s *sourceFlag) Set(v string) error {
 
 func (r *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.mirror, "mirror", "", "mirror `URL` (http://, https:// or file://); default: the first Debian source of the host's apt configuration")
-	fs.StringVar(&r.suite, "suite", "trixie", "`suite` or codename to build from")
+	fs.StringVar(&r.suite, "suite", "", "`suite` or codename to build from (default: the treefile's, else "+compose.DefaultSuite+")")
 	fs.StringVar(&r.keyring, "keyring", "", "keyring `FILE` trusted to sign the suite; default: the host source's Signed-By")
 	fs.Var(&r.components, "component", "archive `component` to read (repeatable; default main)")
 	fs.StringVar(&r.arch, "arch", "amd64", "build `architecture`")
@@ -84,7 +87,11 @@ func defaultCacheDir() string {
 // out from the host's apt configuration. The host names its own suite
 // (bookworm, say); only its mirror URL and key are taken.
 func (r *repoFlags) sources() ([]apt.Source, error) {
-	src := apt.Source{URL: strings.TrimRight(r.mirror, "/"), Suite: r.suite, Components: r.components, Keyring: r.keyring}
+	suite := r.suite
+	if suite == "" {
+		suite = compose.DefaultSuite
+	}
+	src := apt.Source{URL: strings.TrimRight(r.mirror, "/"), Suite: suite, Components: r.components, Keyring: r.keyring}
 	if len(src.Components) == 0 {
 		src.Components = []string{"main"}
 	}
@@ -137,38 +144,121 @@ func (r *repoFlags) loadIndex(ctx context.Context, rep progress.Reporter) (*apt.
 	return ix, nil
 }
 
+// treefileSources is where the packages of tf come from: what build
+// would take (compose.Sources: the treefile's sources, else the host's
+// mirror), with --mirror, --keyring and --suite over them, and --source
+// appended.
+func (r *repoFlags) treefileSources(tf *treefile.Treefile) ([]apt.Source, error) {
+	if len(r.components) > 0 {
+		return nil, fmt.Errorf("%w: --component does not apply to a treefile or variant (its sources name their components)", errUsage)
+	}
+	srcs, err := compose.Sources(tf, compose.SourceOverrides{Mirror: r.mirror, Keyring: r.keyring, Suite: r.suite}, r.arch, r.aptRoot)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range r.extra {
+		e.Keyring, e.SignedBy = srcs[0].Keyring, srcs[0].SignedBy
+		srcs = append(srcs, e)
+	}
+	return srcs, nil
+}
+
 // planFlags are the flags that say which packages to install.
 type planFlags struct {
-	variant             string
+	variant, file       string
 	include, exclude    listFlag
 	recommends, jsonOut bool
 }
 
+// baselines are the mmdebstrap variants --variant takes besides the
+// embedded treefile variants; the two sets of names do not overlap.
+var baselines = []string{"essential", "minbase", "required", "important", "standard"}
+
 func (p *planFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.variant, "variant", "", "baseline: essential, minbase, required, important or standard (default: only --include)")
-	fs.Var(&p.include, "include", "packages to install, `name[=version]`, comma-separated or repeated")
+	fs.StringVar(&p.file, "f", "", "treefile `FILE`: resolve what 'debatom build -f FILE' would install")
+	fs.StringVar(&p.variant, "variant", "", "`name` of a baseline ("+strings.Join(baselines, ", ")+
+		") or of an embedded treefile variant ("+strings.Join(treefile.Variants(), ", ")+"), which resolves what 'debatom build --variant NAME' would install")
+	fs.Var(&p.include, "include", "packages to install, `name[=version]`, comma-separated or repeated (with a treefile: in addition to its own)")
 	fs.Var(&p.exclude, "exclude", "packages to leave out, comma-separated or repeated")
 	fs.BoolVar(&p.recommends, "recommends", false, "install Recommends too")
 }
 
-// plan loads the index rf names and resolves the request against it.
-func (p *planFlags) plan(ctx context.Context, rf *repoFlags, rep progress.Reporter) (*apt.Index, *resolve.Plan, error) {
+// treefile returns the treefile -f or --variant name, with --include,
+// --exclude, --recommends and a --variant baseline applied over it; nil
+// when neither names one (a bare baseline and --include).
+func (p *planFlags) treefile() (*treefile.Treefile, error) {
+	isBaseline := slices.Contains(baselines, p.variant)
+	if p.variant != "" && !isBaseline && !slices.Contains(treefile.Variants(), p.variant) {
+		return nil, fmt.Errorf("%w: --variant %q is neither a baseline (%s) nor an embedded variant (%s)",
+			errUsage, p.variant, strings.Join(baselines, ", "), strings.Join(treefile.Variants(), ", "))
+	}
+	var tf *treefile.Treefile
+	var err error
+	switch {
+	case p.file != "" && p.variant != "" && !isBaseline:
+		return nil, fmt.Errorf("%w: give -f FILE or --variant %s, not both", errUsage, p.variant)
+	case p.file != "":
+		tf, err = treefile.Load(p.file)
+	case p.variant != "" && !isBaseline:
+		tf, err = treefile.LoadVariant(p.variant)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	tf = tf.Clone()
+	if isBaseline {
+		tf.Baseline = p.variant
+	}
+	tf.Packages = append(tf.Packages, p.include...)
+	tf.ExcludePackages = append(tf.ExcludePackages, p.exclude...)
+	if p.recommends {
+		tf.Recommends = &p.recommends
+	}
+	return tf, nil
+}
+
+// plan resolves the request: with a treefile or embedded variant, through
+// compose.Plan, so that it is exactly what build would install; else the
+// baseline and --include against the index rf names. The result is the
+// lock of the plan (its packages sorted by name).
+func (p *planFlags) plan(ctx context.Context, rf *repoFlags, rep progress.Reporter) (*apt.Lock, error) {
+	tf, err := p.treefile()
+	if err != nil {
+		return nil, err
+	}
+	if tf != nil {
+		srcs, err := rf.treefileSources(tf)
+		if err != nil {
+			return nil, err
+		}
+		if tf.Ref == "" {
+			tf.Ref = "resolve" // the plan does not depend on the ref
+		}
+		res, err := compose.Plan(ctx, compose.Options{Treefile: tf, Sources: srcs, Arch: rf.arch,
+			CacheDir: rf.cache, AllowExpired: rf.allowExpired, Reporter: rep})
+		if err != nil {
+			return nil, err
+		}
+		return res.Lock, nil
+	}
 	// A usage error is told before the index is read.
 	if p.variant == "" && len(p.include) == 0 {
-		return nil, nil, fmt.Errorf("%w: nothing to resolve: give --variant or --include", errUsage)
+		return nil, fmt.Errorf("%w: nothing to resolve: give -f FILE, --variant or --include", errUsage)
 	}
 	ix, err := rf.loadIndex(ctx, rep)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st := progress.Start(rep, "resolve", "resolving")
 	plan, err := resolve.Resolve(ctx, ix.Packages, resolve.Request{Arch: rf.arch, Baseline: p.variant,
 		Include: p.include, Exclude: p.exclude, Recommends: p.recommends})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st.End("%d packages", len(plan.Packages))
-	return ix, plan, nil
+	return apt.NewLock(ix, plan.Packages, rf.arch), nil
 }
 
 // reporter shows progress on stderr when it is a terminal, else nothing.
@@ -193,12 +283,11 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	rep := reporter(stderr)
-	ix, plan, err := pf.plan(ctx, &rf, rep)
+	l, err := pf.plan(ctx, &rf, rep)
 	if err != nil {
 		return err
 	}
 	if pf.jsonOut {
-		l := apt.NewLock(ix, plan.Packages, rf.arch)
 		b, err := json.MarshalIndent(l.Packages, "", "  ")
 		if err != nil {
 			return err
@@ -206,11 +295,16 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
+	return printPlan(stdout, l.Packages)
+}
+
+// printPlan writes one "name version arch" line per package.
+func printPlan(w io.Writer, pkgs []apt.LockedPackage) error {
 	var b strings.Builder
-	for _, p := range plan.Packages {
+	for _, p := range pkgs {
 		b.WriteString(p.ID())
 		b.WriteByte('\n')
 	}
-	_, err = io.WriteString(stdout, b.String())
+	_, err := io.WriteString(w, b.String())
 	return err
 }
