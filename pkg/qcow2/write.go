@@ -8,6 +8,11 @@
 // table, the refcount table and blocks, the L2 tables, and the data
 // clusters, in that order. All-zero clusters are left unallocated. The
 // output depends only on the source's bytes and the options.
+//
+// Create is the other writer, for an image whose data is known to lie in
+// given ranges before it is written (a disk of planned file systems): it
+// lays the same structures out from the ranges and then takes the data
+// as positional writes, in any order, straight into place.
 package qcow2
 
 import (
