@@ -20,52 +20,25 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/debatom/debatom/bench/internal/subcmd"
 	"github.com/debatom/debatom/pkg/iso9660"
 	"github.com/debatom/debatom/pkg/qcow2"
 	"github.com/debatom/debatom/pkg/vfat"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-	}
-	var err error
-	switch os.Args[1] {
-	case "mkraw":
-		if len(os.Args) != 3 {
-			usage()
-		}
-		err = mkraw(os.Args[2])
-	case "esp":
-		if len(os.Args) != 5 {
-			usage()
-		}
-		err = esp(os.Args[2], os.Args[3], os.Args[4])
-	case "iso":
-		if len(os.Args) != 5 {
-			usage()
-		}
-		err = iso(os.Args[2], os.Args[3], os.Args[4])
-	case "convert":
-		fl := flag.NewFlagSet("convert", flag.ExitOnError)
-		compress := fl.Bool("c", false, "compress clusters")
-		fl.Parse(os.Args[2:])
-		if fl.NArg() != 2 {
-			usage()
-		}
-		err = convert(fl.Arg(0), fl.Arg(1), *compress)
-	default:
-		usage()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "disk:", err)
-		os.Exit(1)
-	}
-}
-
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: disk mkraw FILE | disk convert [-c] RAW OUT | disk esp DIR IMG MiB | disk iso DIR ISO BOOT")
-	os.Exit(2)
+	var compress bool
+	subcmd.Main("disk",
+		subcmd.Command{Name: "mkraw", Args: "FILE", NArg: 1,
+			Run: func(a []string) error { return mkraw(a[0]) }},
+		subcmd.Command{Name: "convert", Args: "[-c] RAW OUT", NArg: 2,
+			Flags: func(fl *flag.FlagSet) { fl.BoolVar(&compress, "c", false, "compress clusters") },
+			Run:   func(a []string) error { return convert(a[0], a[1], compress) }},
+		subcmd.Command{Name: "esp", Args: "DIR IMG MiB", NArg: 3,
+			Run: func(a []string) error { return esp(a[0], a[1], a[2]) }},
+		subcmd.Command{Name: "iso", Args: "DIR ISO BOOT", NArg: 3,
+			Run: func(a []string) error { return iso(a[0], a[1], a[2]) }},
+	)
 }
 
 // mkraw writes a 1 GiB sparse image laid out like a small root file

@@ -10,48 +10,26 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/debatom/debatom/bench/internal/subcmd"
+	"github.com/debatom/debatom/internal/testenv"
 	"github.com/debatom/debatom/pkg/ext4"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-	}
-	var err error
-	switch os.Args[1] {
-	case "mktree":
-		if len(os.Args) != 3 {
-			usage()
-		}
-		err = mktree(os.Args[2])
-	case "build":
-		fl := flag.NewFlagSet("build", flag.ExitOnError)
-		size := fl.Int64("size", 0, "image size in bytes (0: computed)")
-		fl.Parse(os.Args[2:])
-		if fl.NArg() != 2 {
-			usage()
-		}
-		err = build(fl.Arg(0), fl.Arg(1), *size)
-	default:
-		usage()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ext4:", err)
-		os.Exit(1)
-	}
-}
-
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ext4 mktree DIR | ext4 build [-size N] DIR IMG")
-	os.Exit(2)
+	var size int64
+	subcmd.Main("ext4",
+		subcmd.Command{Name: "mktree", Args: "DIR", NArg: 1,
+			Run: func(a []string) error { return mktree(a[0]) }},
+		subcmd.Command{Name: "build", Args: "[-size N] DIR IMG", NArg: 2,
+			Flags: func(fl *flag.FlagSet) { fl.Int64Var(&size, "size", 0, "image size in bytes (0: computed)") },
+			Run:   func(a []string) error { return build(a[0], a[1], size) }},
+	)
 }
 
 // mktree copies up to 150 MB of /usr/lib and adds 50 MB of random files,
@@ -118,41 +96,7 @@ func build(dir, img string, size int64) error {
 	start := time.Now()
 	opts := ext4.Options{Size: size, Label: "bench", Timestamp: time.Unix(1748779200, 0)}
 	b := ext4.NewBuilder(opts)
-	seen := map[uint64]string{}
-	var bytes int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			rel = ""
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st := info.Sys().(*syscall.Stat_t)
-		mode := uint32(info.Mode().Perm())
-		switch {
-		case d.IsDir():
-			return b.Mkdir(rel, mode, st.Uid, st.Gid, nil)
-		case info.Mode()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return b.Symlink(rel, t, st.Uid, st.Gid, nil)
-		case info.Mode().IsRegular():
-			if first, ok := seen[st.Ino]; ok {
-				return b.Hardlink(rel, first)
-			}
-			seen[st.Ino] = rel
-			bytes += info.Size()
-			return b.AddFile(rel, mode, st.Uid, st.Gid, nil, info.Size(), func() (io.ReadCloser, error) { return os.Open(p) })
-		}
-		return nil
-	})
+	_, bytes, err := testenv.AddTree(b, dir, "")
 	if err != nil {
 		return err
 	}

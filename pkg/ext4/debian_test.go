@@ -89,64 +89,6 @@ func mergeInto(src, dst string) error {
 	})
 }
 
-func modeBits(m fs.FileMode) uint32 {
-	b := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
-}
-
-// addTree feeds a real directory to the builder, turning shared inodes
-// into hard links.
-func addTree(t *testing.T, b *Builder, root string) (files []string) {
-	t.Helper()
-	seen := map[uint64]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			rel = ""
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st := info.Sys().(*syscall.Stat_t)
-		mode := modeBits(info.Mode())
-		switch {
-		case d.IsDir():
-			return b.Mkdir(rel, mode, st.Uid, st.Gid, nil)
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return b.Symlink(rel, target, st.Uid, st.Gid, nil)
-		case info.Mode().IsRegular():
-			if first, ok := seen[st.Ino]; ok {
-				return b.Hardlink(rel, first)
-			}
-			seen[st.Ino] = rel
-			files = append(files, rel)
-			return b.AddFile(rel, mode, st.Uid, st.Gid, nil, info.Size(), func() (io.ReadCloser, error) { return os.Open(p) })
-		}
-		return nil // devices and FIFOs are not in OSTree trees
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 func fileSum(t *testing.T, p string) string {
 	t.Helper()
 	f, err := os.Open(p)
@@ -167,7 +109,10 @@ func TestDebianTree(t *testing.T) {
 	}
 	root := extractDebs(t)
 	b := NewBuilder(testOptions())
-	files := addTree(t, b, root)
+	files, _, err := testenv.AddTree(b, root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	img := filepath.Join(t.TempDir(), "debian.img")
 	if err := b.WriteFile(context.Background(), img); err != nil {
 		t.Fatal(err)
@@ -196,8 +141,8 @@ func TestDebianTree(t *testing.T) {
 		}
 		info, _ := d.Info()
 		st := info.Sys().(*syscall.Stat_t)
-		if in.Mode&0o7777 != modeBits(info.Mode()) || in.UID != st.Uid || in.GID != st.Gid {
-			t.Errorf("%s: mode %#o %d:%d, want %#o %d:%d", rel, in.Mode, in.UID, in.GID, modeBits(info.Mode()), st.Uid, st.Gid)
+		if in.Mode&0o7777 != testenv.UnixMode(info.Mode()) || in.UID != st.Uid || in.GID != st.Gid {
+			t.Errorf("%s: mode %#o %d:%d, want %#o %d:%d", rel, in.Mode, in.UID, in.GID, testenv.UnixMode(info.Mode()), st.Uid, st.Gid)
 		}
 		switch {
 		case d.IsDir():

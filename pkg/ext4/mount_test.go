@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/debatom/debatom/internal/testenv"
 )
 
 // TestKernelMount mounts an image read-only with the kernel's ext4 driver
@@ -59,7 +61,7 @@ func TestKernelMount(t *testing.T) {
 			t.Errorf("kernel: %v", err)
 			continue
 		}
-		if modeBits(st.Mode()) != e.mode {
+		if testenv.UnixMode(st.Mode()) != e.mode {
 			t.Errorf("kernel: %s mode %v, want %#o", e.path, st.Mode(), e.mode)
 		}
 		switch e.kind {
