@@ -53,6 +53,7 @@ import (
 	"github.com/debatom/debatom/pkg/ostreerepo"
 	"github.com/debatom/debatom/pkg/qcow2"
 	"github.com/debatom/debatom/pkg/vfat"
+	"golang.org/x/sync/errgroup"
 )
 
 // Defaults.
@@ -360,18 +361,29 @@ func (img *Image) DataRanges() []qcow2.Extent {
 }
 
 // write writes the disk to w, which must read as zeros where nothing is
-// written (a new file truncated to the size, a new qcow2 image).
+// written (a new file truncated to the size, a new qcow2 image) and must
+// take writes from several goroutines at once (*os.File and
+// *qcow2.Writer do). The ESP is written beside the root rather than
+// before it: it copies the kernel and initramfs one file at a time, on
+// one core, while the root's writer keeps the others busy.
 func (img *Image) write(ctx context.Context, w io.WriterAt) error {
 	if err := gpt.Write(w, img.Size, img.table); err != nil {
 		return fmt.Errorf("partition table: %w", err)
 	}
-	esp := img.table.Partitions[0]
-	if err := img.espLayout.Write(ctx, io.NewOffsetWriter(w, int64(esp.FirstLBA)*gpt.SectorSize)); err != nil {
-		return fmt.Errorf("ESP: %w", err)
-	}
-	root := img.table.Partitions[1]
-	if err := img.rootLayout.Write(ctx, io.NewOffsetWriter(w, int64(root.FirstLBA)*gpt.SectorSize)); err != nil {
-		return fmt.Errorf("root file system: %w", err)
-	}
-	return nil
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		esp := img.table.Partitions[0]
+		if err := img.espLayout.Write(ctx, io.NewOffsetWriter(w, int64(esp.FirstLBA)*gpt.SectorSize)); err != nil {
+			return fmt.Errorf("ESP: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		root := img.table.Partitions[1]
+		if err := img.rootLayout.Write(ctx, io.NewOffsetWriter(w, int64(root.FirstLBA)*gpt.SectorSize)); err != nil {
+			return fmt.Errorf("root file system: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
 }
