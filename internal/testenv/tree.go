@@ -50,7 +50,7 @@ func AddTree[X any](b TreeBuilder[X], root, dir string) (files []string, size in
 		if !ok {
 			return fmt.Errorf("%s: no stat_t", p)
 		}
-		mode := UnixMode(info.Mode())
+		mode := st.Mode & 0o7777 // permissions with setuid, setgid and sticky
 		switch {
 		case d.IsDir():
 			return b.Mkdir(name, mode, st.Uid, st.Gid, none)
@@ -75,20 +75,4 @@ func AddTree[X any](b TreeBuilder[X], root, dir string) (files []string, size in
 		return nil, 0, fmt.Errorf("adding %s to the image: %w", root, err)
 	}
 	return files, size, nil
-}
-
-// UnixMode returns the permission bits of m as a Unix mode's low 12 bits
-// (fs.FileMode keeps setuid, setgid and sticky elsewhere).
-func UnixMode(m fs.FileMode) uint32 {
-	b := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
 }
