@@ -116,7 +116,6 @@ func (o VMOptions) Args(code, vars string) []string {
 // written through Send. Its methods may be called from one goroutine at a
 // time (the test's).
 type VM struct {
-	t     testing.TB
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	start time.Time
@@ -150,11 +149,11 @@ func StartVM(ctx context.Context, t testing.TB, o VMOptions) *VM {
 		// gets its own copy so runs cannot see each other's.
 		b, err := os.ReadFile(template)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("OVMF variable store: %v", err)
 		}
 		vars = filepath.Join(t.TempDir(), "OVMF_VARS.fd")
 		if err := os.WriteFile(vars, b, 0o644); err != nil {
-			t.Fatal(err)
+			t.Fatalf("copying the OVMF variable store: %v", err)
 		}
 	}
 	return startConsole(ctx, t, qemu, o.Args(code, vars))
@@ -176,14 +175,14 @@ func startConsole(ctx context.Context, t testing.TB, prog string, args []string)
 	cmd := exec.CommandContext(ctx, prog, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("console input of %s: %v", prog, err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("console output of %s: %v", prog, err)
 	}
 	cmd.Stderr = cmd.Stdout // QEMU's own complaints belong in the transcript
-	v := &VM{t: t, cmd: cmd, stdin: stdin, changed: make(chan struct{}), done: make(chan struct{})}
+	v := &VM{cmd: cmd, stdin: stdin, changed: make(chan struct{}), done: make(chan struct{})}
 	v.start = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", prog, err)

@@ -1,5 +1,8 @@
 // Package testenv finds what integration tests need on the machine: the
 // frozen Debian archive, its keyring, and the real tools used as oracles.
+// It also holds what several packages' tests share: the QEMU/OVMF harness
+// every boot test runs under (StartVM), Debian's signed GRUB (SignedGRUB),
+// and small tree and tar helpers.
 //
 // Outside CI a missing piece skips the test with a message saying what to
 // set; with DEBATOM_TEST_ORACLES=1 (set by .ci/run) a missing oracle tool
