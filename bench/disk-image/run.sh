@@ -4,6 +4,9 @@
 #   ostree admin init-fs --modern / os-init / pull-local / deploy into a dir,
 #   mkfs.ext4 -d, mkfs.vfat + mcopy (systemd-boot, entry, kernel), sfdisk,
 #   dd into place, qemu-img convert.
+# Wall time is what the ratio uses; the CPU time (user + system of the
+# processes each side ran, from bash's `times`) is printed too, since wall
+# time on a shared machine is noisy.
 # Then debatom's ext4 writer alone (MB/s of file content). Needs root (the
 # chain writes real owners), ostree, e2fsprogs, dosfstools, mtools, fdisk,
 # qemu-utils. Results go into RESULTS.md by hand.
@@ -15,10 +18,16 @@ tmp=$(mktemp -d)
 trap 'chattr -R -i "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 go build -o "$tmp/disk-image" ./bench/disk-image
 now() { date +%s.%N; }
+# cpu sets $cpu to the user + system seconds of all finished child
+# processes. `times` must run in this shell: a subshell has no children.
+cpu() {
+  times >"$tmp/times"
+  cpu=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$tmp/times")
+}
 
-t0=$(now)
+cpu; c0=$cpu t0=$(now)
 "$tmp/disk-image" qcow2 "$repo" "$ref" "$tmp/debatom.qcow2"
-t1=$(now)
+t1=$(now); cpu; c1=$cpu
 
 sr="$tmp/sysroot"
 mkdir -p "$sr"
@@ -49,9 +58,11 @@ SFDISK
 dd if="$tmp/esp.img" of="$tmp/disk.raw" bs=1M seek=1 conv=notrunc,sparse status=none
 dd if="$tmp/root.img" of="$tmp/disk.raw" bs=1M seek=513 conv=notrunc,sparse status=none
 qemu-img convert -O qcow2 "$tmp/disk.raw" "$tmp/chain.qcow2"
-t2=$(now)
+t2=$(now); cpu; c2=$cpu
 
 awk -v d="$(echo "$t1 - $t0" | bc)" -v c="$(echo "$t2 - $t1" | bc)" \
-    -v ds="$(du -m "$tmp/debatom.qcow2" | cut -f1)" -v cs="$(du -m "$tmp/chain.qcow2" | cut -f1)" 'BEGIN {
-  printf "commit → qcow2: tool chain %6.2f s (%d MiB) | debatom %6.2f s (%d MiB) | time ratio debatom/chain %.2f\n", c, cs, d, ds, d / c }'
+    -v ds="$(du -m "$tmp/debatom.qcow2" | cut -f1)" -v cs="$(du -m "$tmp/chain.qcow2" | cut -f1)" \
+    -v dc="$(echo "$c1 - $c0" | bc)" -v cc="$(echo "$c2 - $c1" | bc)" 'BEGIN {
+  printf "commit → qcow2: tool chain %6.2f s (%d MiB) | debatom %6.2f s (%d MiB) | time ratio debatom/chain %.2f\n", c, cs, d, ds, d / c
+  printf "CPU (user + system): tool chain %6.2f s | debatom %6.2f s | ratio %.2f\n", cc, dc, dc / cc }'
 "$tmp/disk-image" ext4 "$repo" "$ref" "$tmp/root-debatom.img"

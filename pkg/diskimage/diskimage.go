@@ -277,7 +277,7 @@ func (img *Image) WriteRaw(ctx context.Context, path string) error {
 		if err := f.Truncate(img.Size); err != nil {
 			return err
 		}
-		return img.write(ctx, f)
+		return img.write(ctx, &writebackFile{File: f})
 	})
 	if err != nil {
 		return fmt.Errorf("disk image: %w", err)
@@ -296,7 +296,7 @@ func (img *Image) WriteRaw(ctx context.Context, path string) error {
 func (img *Image) WriteQcow2(ctx context.Context, path string, compress bool) error {
 	if !compress {
 		err := atomicfile.Write(path, 0o644, func(out *os.File) error {
-			q, err := qcow2.Create(out, img.Size, img.DataRanges(), qcow2.Options{})
+			q, err := qcow2.Create(&writebackFile{File: out}, img.Size, img.DataRanges(), qcow2.Options{})
 			if err != nil {
 				return err
 			}
