@@ -440,6 +440,9 @@ func statOverrides(r *sysroot.Root) error {
 				}
 				fmt.Fprintf(&table, "%s %s %s %s\n", owner, group, mode, files[0])
 			case "chown", "chgrp", "chmod":
+				if setcapElse(c.Conds) && haveSetcap(r) {
+					continue // the fallback for a missing setcap, which is there
+				}
 				pos := nonFlags(args)
 				if len(pos) != 2 || strings.Contains(strings.Join(pos, " "), "$") || !r.Exists(pos[1]) {
 					continue // helper functions and conditional paths
@@ -476,10 +479,8 @@ func statOverrides(r *sysroot.Root) error {
 					}
 				}
 				if mode != "" {
-					if m, err := strconv.ParseUint(mode, 8, 32); err == nil && m <= 0o7777 {
-						e.Mode = uint32(m)
-					} else if mode == "+x" || mode == "a+x" {
-						e.Mode |= 0o111
+					if m, ok := chmodMode(mode, e.Mode, e.Kind == fstree.Dir); ok {
+						e.Mode = m
 					} else {
 						r.Report.Warnf(p.Name, "postinst line %d: mode %q not understood", c.Line, mode)
 					}
@@ -522,7 +523,7 @@ func contains(a []string, s string) bool {
 // notDerived names script commands whose effects configure does not
 // reproduce, and why; each call found is reported as a warning.
 var notDerived = map[string]string{
-	"ucf":                    "only openssh-server's sshd_config is installed from ucf's source",
+	"ucf":                    "its source file is named at run time",
 	"bootctl":                "the ESP is written by the disk stage",
 	"grub-install":           "the bootloader is installed by the disk stage",
 	"run_grub_install":       "the bootloader is installed by the disk stage",
@@ -548,6 +549,9 @@ func reportNotDerived(r *sysroot.Root) {
 				}
 				if prog == "ucf" && p.Name == "openssh-server" {
 					continue
+				}
+				if _, _, ok := ucfLiteral(c.Args); ok {
+					continue // installed by ucfInstall
 				}
 				seen[prog] = true
 				r.Report.Warnf(p.Name, "%s line %d runs %s: not derived (%s)", member, c.Line, prog, why)

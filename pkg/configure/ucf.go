@@ -21,6 +21,9 @@ const ucfDir = "var/lib/ucf"
 // backup, its content before the last change. Only DESTs that the
 // configure steps actually installed are recorded.
 func ucfState(r *sysroot.Root) error {
+	if err := ucfInstall(r); err != nil {
+		return err
+	}
 	var registry, hashes []string
 	threeWay := map[string]bool{}
 	for _, p := range r.Packages {
@@ -102,4 +105,40 @@ func operands(args []string, withValue ...string) []string {
 		}
 	}
 	return out
+}
+
+// ucfInstall does what "ucf NEW DEST" does on a fresh system: NEW, a file
+// the package ships, becomes DEST when DEST is not there yet (gdm3's
+// greeter.dconf-defaults). A NEW named through a run-time variable (a temp
+// file the script edits first) is left to the steps that know the package.
+func ucfInstall(r *sysroot.Root) error {
+	for _, p := range r.Packages {
+		if p.Scripts["postinst"] == nil {
+			continue
+		}
+		for _, c := range r.Commands(p, "postinst") {
+			src, dest, ok := ucfLiteral(c.Args)
+			if !ok {
+				continue
+			}
+			if err := copyDefault(r, src, dest); err != nil {
+				return fmt.Errorf("%s: ucf %s: %w", p.Name, dest, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ucfLiteral returns the NEW and DEST of a "ucf [options] NEW DEST" call
+// whose paths are written out in the script, without their leading slash.
+func ucfLiteral(args []string) (src, dest string, ok bool) {
+	if len(args) < 3 || path.Base(args[0]) != "ucf" {
+		return "", "", false
+	}
+	ops := operands(args[1:], "--sum-file", "--state-dir")
+	if len(ops) != 2 || strings.Contains(ops[0]+ops[1], "$") ||
+		!strings.HasPrefix(ops[0], "/") || !strings.HasPrefix(ops[1], "/") {
+		return "", "", false
+	}
+	return strings.TrimPrefix(ops[0], "/"), strings.TrimPrefix(ops[1], "/"), true
 }

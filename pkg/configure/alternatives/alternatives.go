@@ -171,6 +171,12 @@ func Configure(r *sysroot.Root) ([]*Group, error) {
 			if !replaced {
 				g.Choices = append(g.Choices, ch)
 			}
+			// update-alternatives sets the links at once, and later
+			// choices may lie under them (desktop-base's wallpapers
+			// under its active-theme link).
+			if err := linkQuiet(r, g.Name, g.Link, g.Best().Path); err != nil {
+				return nil, fmt.Errorf("alternative %s: %w", g.Name, err)
+			}
 		}
 	}
 	for _, g := range groups {
@@ -203,20 +209,34 @@ func apply(r *sysroot.Root, g *Group) error {
 // link makes /etc/alternatives/NAME → target and generic → it. A generic
 // path that is a real file is left alone, as update-alternatives does.
 func link(r *sysroot.Root, name, generic, target string) error {
+	left, err := setLinks(r, name, generic, target)
+	if left {
+		r.Report.Warnf("", "alternative %s: %s is not a symlink; left alone", name, generic)
+	}
+	return err
+}
+
+// linkQuiet is link without the warning, for the links set while the
+// groups are still being read; the final pass warns once.
+func linkQuiet(r *sysroot.Root, name, generic, target string) error {
+	_, err := setLinks(r, name, generic, target)
+	return err
+}
+
+func setLinks(r *sysroot.Root, name, generic, target string) (leftAlone bool, err error) {
 	alt := path.Join("etc/alternatives", name)
 	if err := r.Symlink(alt, target); err != nil {
-		return err
+		return false, err
 	}
 	gp := strings.TrimPrefix(generic, "/")
 	rp, err := r.Tree.Resolve(gp)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if e := r.Tree.Get(rp); e != nil && e.Kind != fstree.Symlink {
-		r.Report.Warnf("", "alternative %s: %s is not a symlink; left alone", name, generic)
-		return nil
+		return true, nil
 	}
-	return r.Symlink(gp, "/"+alt)
+	return false, r.Symlink(gp, "/"+alt)
 }
 
 func contains(a []string, s string) bool {

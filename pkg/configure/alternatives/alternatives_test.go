@@ -165,3 +165,61 @@ func FuzzInstall(f *testing.F) {
 		}
 	})
 }
+
+// desktop-base (Debian 13) registers its themes from a here-document table,
+// then wallpapers that exist only under the active-theme link the first
+// group just made.
+func TestChoiceUnderAnotherGroupsLink(t *testing.T) {
+	const postinst = `#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+    while read theme priority; do
+        update-alternatives --install \
+            /usr/share/desktop-base/active-theme \
+            desktop-theme \
+            /usr/share/desktop-base/$theme-theme $priority
+    done << EOF
+ceratopsian 50
+emerald 40
+EOF
+    active_background=/usr/share/desktop-base/active-theme/wallpaper/1920x1080.svg
+    if [ -e ${active_background} ]; then
+        update-alternatives --install \
+            /usr/share/images/desktop-base/desktop-background \
+            desktop-background ${active_background} 70
+    fi
+fi
+`
+	r := sysroot.New(fstree.New(), nil, []*sysroot.Package{{Name: "desktop-base", Scripts: map[string][]byte{"postinst": []byte(postinst)}}})
+	for _, f := range []string{
+		"usr/share/desktop-base/ceratopsian-theme/wallpaper/1920x1080.svg",
+		"usr/share/desktop-base/emerald-theme/wallpaper/1920x1080.svg",
+	} {
+		if err := r.WriteFile(f, nil, 0o644, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Mkdir("usr/share/images/desktop-base", 0o755, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	gs, err := Configure(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 2 || len(gs[0].Choices) != 2 || len(r.Report.Warnings) != 0 {
+		t.Fatalf("groups %+v, warnings %v", gs, r.Report.Warnings)
+	}
+	for link, want := range map[string]string{
+		"etc/alternatives/desktop-theme":                   "/usr/share/desktop-base/ceratopsian-theme",
+		"etc/alternatives/desktop-background":              "/usr/share/desktop-base/active-theme/wallpaper/1920x1080.svg",
+		"usr/share/images/desktop-base/desktop-background": "/etc/alternatives/desktop-background",
+	} {
+		if e := r.Tree.Get(link); e == nil || e.Target != want {
+			t.Errorf("%s → %v, want %s", link, e, want)
+		}
+	}
+	if rp, e, err := r.Lookup("usr/share/images/desktop-base/desktop-background"); err != nil || e == nil ||
+		rp != "usr/share/desktop-base/ceratopsian-theme/wallpaper/1920x1080.svg" {
+		t.Errorf("the background resolves to %q (%v)", rp, err)
+	}
+}

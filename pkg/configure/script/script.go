@@ -43,6 +43,7 @@ func Parse(src []byte) []Command {
 	vars := map[string]string{"DPKG_ROOT": ""}
 	var out []Command
 	var conds []string
+	var loops []readLoop
 	lines := strings.Split(string(src), "\n")
 	for i := 0; i < len(lines); i++ {
 		start := i + 1
@@ -83,6 +84,13 @@ func Parse(src []byte) []Command {
 			}
 			switch words[0] {
 			case "fi", "done":
+				if words[0] == "done" && len(loops) > 0 && loops[len(loops)-1].depth == len(conds) {
+					l := loops[len(loops)-1]
+					loops = loops[:len(loops)-1]
+					if hasDoc {
+						out = append(out[:l.start], unroll(out[l.start:], l.names, heredoc)...)
+					}
+				}
 				if len(conds) > 0 {
 					conds = conds[:len(conds)-1]
 				}
@@ -113,12 +121,94 @@ func Parse(src []byte) []Command {
 			case "if", "while", "until":
 				if len(conds) < maxDepth {
 					conds = append(conds, strings.Join(words, " "))
+					if names, ok := readNames(head, words); ok {
+						loops = append(loops, readLoop{depth: len(conds), start: len(out), names: names})
+					}
 				}
 			case "elif":
 				if len(conds) > 0 {
 					conds[len(conds)-1] = strings.Join(words, " ")
 				}
 			}
+		}
+	}
+	return out
+}
+
+// readLoop is an open "while read A B; do" loop: the conds depth inside
+// it, where its body's commands start in the output, and the variables
+// each line is read into.
+type readLoop struct {
+	depth, start int
+	names        []string
+}
+
+// readNames recognises "while read [-r] NAME...".
+func readNames(head string, words []string) ([]string, bool) {
+	if head != "while" || len(words) < 2 || words[0] != "read" {
+		return nil, false
+	}
+	names := words[1:]
+	if names[0] == "-r" {
+		names = names[1:]
+	}
+	for _, n := range names {
+		if k, _, ok := assignment(n + "="); !ok || k != n {
+			return nil, false
+		}
+	}
+	return names, len(names) > 0
+}
+
+// maxUnrolled bounds the commands a here-document-fed loop expands to.
+const maxUnrolled = 4096
+
+// unroll repeats a "while read ...; do BODY; done <<EOF" loop's body once
+// per line of the here-document, with the line's fields in the loop's
+// variables (the last takes the rest of the line, as read does). Debian's
+// postinsts feed tables of alternatives to update-alternatives this way.
+func unroll(body []Command, names []string, doc string) []Command {
+	var out []Command
+	for _, line := range strings.Split(doc, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		vals := map[string]string{}
+		for i, n := range names {
+			switch {
+			case i >= len(f):
+				vals[n] = ""
+			case i == len(names)-1:
+				vals[n] = strings.Join(f[i:], " ")
+			default:
+				vals[n] = f[i]
+			}
+		}
+		for _, c := range body {
+			if len(out) >= maxUnrolled {
+				return out
+			}
+			c.Args = substAll(c.Args, vals)
+			c.Conds = substAll(c.Conds, vals)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func substAll(ss []string, vals map[string]string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		for {
+			k := strings.IndexByte(s, '$')
+			if k < 0 {
+				out[i] += s
+				break
+			}
+			n, v := expand(s[k:], vals)
+			out[i] += s[:k] + v
+			s = s[k+n:]
 		}
 	}
 	return out

@@ -97,6 +97,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("a=${b:-$(c)}\n\"unterminated 'q \\"))
+	f.Add([]byte("while read a b; do\n x $a $b\n while read c; do y $c; done <<E\n1\n2\nE\ndone <<EOF\n1 2\n3 4\nEOF\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, c := range Parse(b) {
 			if len(c.Args) == 0 || c.Line < 1 {
@@ -116,3 +117,26 @@ func BenchmarkParse(b *testing.B) {
 		Parse(src)
 	}
 }
+
+func TestReadLoopUnrolled(t *testing.T) {
+	src := "A=/usr/share/a\n" +
+		"while read theme priority; do\n" +
+		"\tupdate-alternatives --install /x/active desktop-theme \"$A/${theme}-theme\" $priority\n" +
+		"done << EOF\nceratopsian 50\n\nemerald 40 extra words\nEOF\n" +
+		"cmd | while read x; do\n\tadduser $x\ndone\n" +
+		"ls\n"
+	var got [][]string
+	for _, c := range Parse([]byte(src)) {
+		got = append(got, c.Args)
+	}
+	want := [][]string{
+		{"read", "theme", "priority"},
+		{"update-alternatives", "--install", "/x/active", "desktop-theme", "/usr/share/a/ceratopsian-theme", "50"},
+		{"update-alternatives", "--install", "/x/active", "desktop-theme", "/usr/share/a/emerald-theme", "40 extra words"},
+		{"cmd"}, {"read", "x"}, {"adduser", "$x"}, {"ls"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
