@@ -189,9 +189,13 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	if opts.OutDir != "" {
 		// Read-only: Open creates nothing, and a missing repository just
 		// means the first version.
-		if r, err := ostreerepo.Open(filepath.Join(opts.OutDir, "repo")); err == nil {
+		r, err := ostreerepo.Open(filepath.Join(opts.OutDir, "repo"))
+		switch {
+		case err == nil:
 			repo = r
 			parent, _ = r.ResolveRef(b.tf.Ref)
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, err
 		}
 	}
 	res.Version, err = b.version(repo, parent)
