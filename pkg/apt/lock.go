@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/debatom/debatom/internal/atomicfile"
 )
@@ -28,13 +29,38 @@ type Lock struct {
 // LockedSource is a source as locked, with the hash of the InRelease that
 // was verified when the lock was made.
 type LockedSource struct {
-	URL             string   `json:"url"`
-	Suite           string   `json:"suite"`
-	Components      []string `json:"components"`
-	Architectures   []string `json:"architectures,omitempty"`
-	Keyring         string   `json:"keyring,omitempty"`
-	Date            string   `json:"date,omitempty"` // the Release's Date
-	InReleaseSHA256 string   `json:"inrelease_sha256"`
+	URL           string   `json:"url"`
+	Suite         string   `json:"suite"`
+	Components    []string `json:"components"`
+	Architectures []string `json:"architectures,omitempty"`
+	Keyring       string   `json:"keyring,omitempty"`
+	Date          string   `json:"date,omitempty"` // the Release's Date
+	// Release is what the verified Release said the suite is, so that an
+	// offline build, which has no Release, can still tell which release an
+	// alias suite (stable, testing) was. Nil in lockfiles written before
+	// it was recorded: unknown, not "no codename".
+	Release         *LockedRelease `json:"release,omitempty"`
+	InReleaseSHA256 string         `json:"inrelease_sha256"`
+}
+
+// lockDateLayout is how LockedSource.Date is written (always UTC).
+const lockDateLayout = "2006-01-02T15:04:05Z"
+
+// ReleaseDate is the Release's Date as the lock recorded it; zero when it
+// did not (ParseLock has checked that a recorded one parses).
+func (s LockedSource) ReleaseDate() time.Time {
+	t, err := time.Parse(lockDateLayout, s.Date)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// LockedRelease is the identity of a locked source's Release file. A field
+// the Release did not have is empty.
+type LockedRelease struct {
+	Codename string `json:"codename,omitempty"`
+	Version  string `json:"version,omitempty"` // "13.2"; the Release's, not the lockfile's
 }
 
 // LockedPackage is one package of a lock.
@@ -58,8 +84,11 @@ func NewLock(ix *Index, pkgs []*Package, arch string) *Lock {
 		s := si.Source
 		ls := LockedSource{URL: s.URL, Suite: s.Suite, Components: s.Components, Architectures: s.Architectures,
 			Keyring: s.Keyring, InReleaseSHA256: sha256Hex(si.InRelease)}
-		if !si.Release.Date.IsZero() {
-			ls.Date = si.Release.Date.Format("2006-01-02T15:04:05Z")
+		if si.Release != nil {
+			if !si.Release.Date.IsZero() {
+				ls.Date = si.Release.Date.UTC().Format(lockDateLayout)
+			}
+			ls.Release = &LockedRelease{Codename: si.Release.Codename, Version: si.Release.Version}
 		}
 		l.Sources = append(l.Sources, ls)
 	}
@@ -134,6 +163,9 @@ func ParseLock(data []byte, name string) (*Lock, error) {
 	for _, s := range l.Sources {
 		if s.URL == "" || s.Suite == "" || len(s.Components) == 0 {
 			return nil, fmt.Errorf("lockfile %s: source %q lacks url, suite or components", name, s.URL)
+		}
+		if _, err := time.Parse(lockDateLayout, s.Date); s.Date != "" && err != nil {
+			return nil, fmt.Errorf("lockfile %s: source %q: bad date %q", name, s.URL, s.Date)
 		}
 	}
 	seen := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLockRoundTripAndDrift(t *testing.T) {
@@ -27,6 +28,17 @@ func TestLockRoundTripAndDrift(t *testing.T) {
 	b2, _ := NewLock(ix, []*Package{ix.Packages[0], ix.Packages[2]}, "amd64").Marshal()
 	if !bytes.Equal(b1, b2) {
 		t.Fatal("lock bytes depend on input order")
+	}
+	// The source records what its Release said it is, for an offline
+	// build to know which release an alias suite was.
+	if s := l.Sources[0]; s.Release == nil || *s.Release != (LockedRelease{Codename: "trixie"}) ||
+		s.Date != "2026-11-21T09:15:44Z" || !s.ReleaseDate().Equal(time.Date(2026, 11, 21, 9, 15, 44, 0, time.UTC)) {
+		t.Errorf("locked source %+v (release %+v)", s, s.Release)
+	}
+	if !bytes.Contains(b1, []byte(`"release": {
+        "codename": "trixie"
+      },`)) {
+		t.Errorf("lock JSON lacks the Release:\n%s", b1)
 	}
 	path := filepath.Join(t.TempDir(), "debatom.lock")
 	if err := l.WriteFile(path); err != nil {
@@ -63,14 +75,23 @@ func TestLockRoundTripAndDrift(t *testing.T) {
 func TestParseLockBad(t *testing.T) {
 	good := `{"version":1,"arch":"amd64","sources":[{"url":"file:///m","suite":"trixie","components":["main"],"inrelease_sha256":"x"}],"packages":[` +
 		`{"name":"a","version":"1","architecture":"all","size":1,"sha256":"` + strings.Repeat("0", 64) + `","filename":"pool/a.deb","origin":"file:///m trixie/main"}]}`
-	if _, err := ParseLock([]byte(good), "good.lock"); err != nil {
-		t.Fatal(err)
+	// good is a lock from before sources recorded their Release: still
+	// read, with the Release unknown (nil), not empty.
+	if l, err := ParseLock([]byte(good), "good.lock"); err != nil || l.Sources[0].Release != nil || !l.Sources[0].ReleaseDate().IsZero() {
+		t.Fatalf("%+v, %v", l, err)
+	}
+	withRelease := strings.Replace(good, `"inrelease_sha256"`, `"date":"2026-11-21T09:15:44Z","release":{"codename":"trixie","version":"13.2"},"inrelease_sha256"`, 1)
+	if l, err := ParseLock([]byte(withRelease), "good.lock"); err != nil || l.Sources[0].Release == nil ||
+		*l.Sources[0].Release != (LockedRelease{Codename: "trixie", Version: "13.2"}) || l.Sources[0].ReleaseDate().Unix() != 1795252544 {
+		t.Fatalf("%+v, %v", l, err)
 	}
 	tests := []struct{ name, edit, want string }{
 		{"not json", "{", "lockfile bad.lock: unexpected EOF"},
 		{"version", strings.Replace(good, `"version":1`, `"version":7`, 1), "lockfile bad.lock: version 7, this debatom reads version 1"},
 		{"unknown field", strings.Replace(good, `"arch"`, `"arhc"`, 1), `lockfile bad.lock: json: unknown field "arhc"`},
 		{"bad hash", strings.Replace(good, strings.Repeat("0", 64), "zz", 1), `lockfile bad.lock: package a 1 all: bad sha256 "zz"`},
+		{"bad date", strings.Replace(good, `"inrelease_sha256"`, `"date":"Sat, 21 Nov 2026","inrelease_sha256"`, 1), `lockfile bad.lock: source "file:///m": bad date "Sat, 21 Nov 2026"`},
+		{"unknown release field", strings.Replace(withRelease, `"codename"`, `"codenam"`, 1), `lockfile bad.lock: json: unknown field "codenam"`},
 		{"no sources", strings.Replace(good, `"sources":[{"url":"file:///m","suite":"trixie","components":["main"],"inrelease_sha256":"x"}]`, `"sources":[]`, 1), "lockfile bad.lock: no sources"},
 		{"twice", strings.Replace(good, `}]}`, `},{"name":"a","version":"2","architecture":"all","size":1,"sha256":"`+strings.Repeat("0", 64)+`","filename":"pool/a.deb","origin":"o"}]}`, 1), "lockfile bad.lock: package a all is listed twice"},
 	}

@@ -254,8 +254,8 @@ func (b *builder) vars(rv string) treefile.Vars {
 // sources are known and, unless offline, their Release files loaded,
 // because ${releasever} may need them (see releaseVer); everything that
 // reads b.tf comes after it.
-func (b *builder) expand(sources []apt.Source) error {
-	rv := releaseVer(sources, b.index)
+func (b *builder) expand(rels []sourceRelease) error {
+	rv := releaseVer(rels)
 	if v, ok := b.opts.Vars["releasever"]; ok {
 		rv = v
 	}
@@ -264,7 +264,7 @@ func (b *builder) expand(sources []apt.Source) error {
 	if err := tf.Expand(b.vars(rv)); err != nil {
 		var uv *treefile.UnknownVarError
 		if rv == "" && errors.As(err, &uv) && uv.Name == "releasever" {
-			return fmt.Errorf("treefile: ${releasever} in %q: the suites (%s) are not Debian codenames, and an offline build has no Release to ask for theirs; lock a codename suite (trixie, forky, ...) or build online", uv.In, suiteList(sources))
+			return fmt.Errorf("treefile: ${releasever} in %q: the suites (%s) are not Debian codenames, and an offline build has no Release to ask for theirs: the lockfile does not record them (an older debatom wrote it); lock again, lock a codename suite (trixie, forky, ...) or build online", uv.In, suiteList(rels))
 		}
 		return fmt.Errorf("treefile: %w", err)
 	}
@@ -276,53 +276,86 @@ func (b *builder) expand(sources []apt.Source) error {
 	return nil
 }
 
+// sourceRelease is what ${releasever} may be decided from for one source:
+// its suite and, when its Release is known (loaded, or recorded in the
+// lockfile), that Release's Codename and Version.
+type sourceRelease struct {
+	suite             string
+	known             bool
+	codename, version string
+}
+
+// indexReleases are the sources of a loaded index with their Releases.
+func indexReleases(ix *apt.Index) []sourceRelease {
+	var out []sourceRelease
+	for _, si := range ix.Sources {
+		r := sourceRelease{suite: si.Source.Suite}
+		if si.Release != nil {
+			r.known, r.codename, r.version = true, si.Release.Codename, si.Release.Version
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// lockReleases are a lockfile's sources with the Releases it recorded
+// (unknown for a lockfile written before they were).
+func lockReleases(l *apt.Lock) []sourceRelease {
+	var out []sourceRelease
+	for _, s := range l.Sources {
+		r := sourceRelease{suite: s.Suite}
+		if s.Release != nil {
+			r.known, r.codename, r.version = true, s.Release.Codename, s.Release.Version
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // releaseVer decides ${releasever}, the Debian major version being built.
 // The suite names settle it whenever one is a codename (the default
-// trixie, --suite forky, trixie-updates), which needs no Release and so
-// gives an offline build from a lockfile (whose sources record the suites)
-// the same value as the online build it repeats. An alias (stable,
-// testing, unstable) or an unknown codename needs its Release's Codename
-// or Version, so only a loaded index can tell; without one it is "".
-// Sources come in order of precedence: the first that knows decides.
-func releaseVer(sources []apt.Source, ix *apt.Index) string {
+// trixie, --suite forky, trixie-updates), which needs no Release. An alias
+// (stable, testing, unstable) or an unknown codename needs its Release's
+// Codename or Version: the loaded index has them, and so does a lockfile,
+// which records them so that an offline build from it gets the same value
+// as the online build it repeats. When no source's Release is known it is
+// "". Sources come in order of precedence: the first that knows decides.
+func releaseVer(sources []sourceRelease) string {
 	for _, s := range sources {
-		if v, ok := treefile.ReleaseVerOfSuite(s.Suite); ok {
+		if v, ok := treefile.ReleaseVerOfSuite(s.suite); ok {
 			return v
 		}
 	}
-	if ix == nil {
-		return ""
-	}
-	var rels []*apt.SourceIndex
-	for _, si := range ix.Sources {
-		if si.Release != nil {
-			rels = append(rels, si)
+	var rels []sourceRelease
+	for _, s := range sources {
+		if s.known {
+			rels = append(rels, s)
 		}
 	}
 	// A Release whose Codename is known or whose Version is a number
 	// beats one that only names itself (a third-party suite, say).
-	for _, si := range rels {
-		if v, ok := treefile.ReleaseVerOfSuite(si.Release.Codename); ok {
+	for _, r := range rels {
+		if v, ok := treefile.ReleaseVerOfSuite(r.codename); ok {
 			return v
 		}
 	}
-	for _, si := range rels {
-		v := treefile.ReleaseVer(si.Source.Suite, si.Release.Codename, si.Release.Version)
-		if v != si.Release.Codename && v != si.Source.Suite {
+	for _, r := range rels {
+		v := treefile.ReleaseVer(r.suite, r.codename, r.version)
+		if v != r.codename && v != r.suite {
 			return v
 		}
 	}
 	if len(rels) > 0 {
-		si := rels[0]
-		return treefile.ReleaseVer(si.Source.Suite, si.Release.Codename, si.Release.Version)
+		r := rels[0]
+		return treefile.ReleaseVer(r.suite, r.codename, r.version)
 	}
 	return ""
 }
 
-func suiteList(sources []apt.Source) string {
+func suiteList(sources []sourceRelease) string {
 	var out []string
 	for _, s := range sources {
-		out = append(out, s.Suite)
+		out = append(out, s.suite)
 	}
 	return strings.Join(out, ", ")
 }
@@ -359,7 +392,7 @@ func (b *builder) planStage(ctx context.Context, st *progress.Stage) (string, er
 			return "", errors.New("--offline needs --lock FILE naming an existing lockfile")
 		}
 		b.lock = existing
-		if err := b.expand(existing.SourceList()); err != nil {
+		if err := b.expand(lockReleases(existing)); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%d packages from %s (offline)", len(existing.Packages), lockPath), nil
@@ -385,7 +418,7 @@ func (b *builder) planStage(ctx context.Context, st *progress.Stage) (string, er
 		return "", err
 	}
 	b.index = ix
-	if err := b.expand(sources); err != nil {
+	if err := b.expand(indexReleases(ix)); err != nil {
 		return "", err
 	}
 	if existing != nil {
@@ -593,10 +626,19 @@ func (b *builder) timestamp() time.Time {
 		return b.opts.Timestamp.UTC()
 	}
 	var newest time.Time
-	if b.index != nil {
+	switch {
+	case b.index != nil:
 		for _, s := range b.index.Sources {
 			if s.Release != nil && s.Release.Date.After(newest) {
 				newest = s.Release.Date
+			}
+		}
+	case b.lock != nil:
+		// Offline: the lock recorded the same Dates, so the offline
+		// rebuild of a lock makes the commit its online build made.
+		for _, s := range b.lock.Sources {
+			if d := s.ReleaseDate(); d.After(newest) {
+				newest = d
 			}
 		}
 	}

@@ -195,14 +195,14 @@ func TestBuildArchive(t *testing.T) {
 			t.Errorf("warm-cache rebuild gave %s, cold gave %s", res2.Commit, res.Commit)
 		}
 		// Offline from the lockfile, with a cache that lost its unpacked
-		// manifests and boot artefacts: still the same commit.
+		// manifests and boot artefacts: still the same commit, dated by
+		// the Release Dates the lock recorded.
 		os.RemoveAll(filepath.Join(cache, "unpacked"))
 		os.RemoveAll(filepath.Join(cache, "boot"))
 		opts3 := opts
 		opts3.OutDir = filepath.Join(work, "out3")
 		opts3.Offline = true
 		opts3.LockFile = res.LockFile
-		opts3.Timestamp = res2timestamp(t, res.RepoDir, res.Commit)
 		res3, err := Build(ctx, opts3)
 		if err != nil {
 			t.Fatal(err)
@@ -227,7 +227,9 @@ func TestBuildArchive(t *testing.T) {
 		o.Treefile = tf
 		o.LockFile = filepath.Join(work, "drift.lock")
 		lock, _ := os.ReadFile(res.LockFile)
-		drifted := strings.Replace(string(lock), `"version": "`, `"version": "9:`, 1)
+		// The first package's version (the sources' Release has one too).
+		head, pkgs, _ := strings.Cut(string(lock), `"packages":`)
+		drifted := head + `"packages":` + strings.Replace(pkgs, `"version": "`, `"version": "9:`, 1)
 		os.WriteFile(o.LockFile, []byte(drifted), 0o644)
 		if _, err := Build(ctx, o); err == nil || !strings.Contains(err.Error(), "lock") {
 			t.Fatalf("drifted lockfile: err = %v", err)
@@ -235,8 +237,7 @@ func TestBuildArchive(t *testing.T) {
 	})
 }
 
-// res2timestamp reads the commit's timestamp, which an offline build (no
-// Release to date it by) must be given.
+// res2timestamp reads the commit's timestamp.
 func res2timestamp(t *testing.T, repoDir, commit string) time.Time {
 	out := ostree(t, "show", "--repo="+repoDir, commit)
 	for _, l := range strings.Split(out, "\n") {
@@ -587,8 +588,9 @@ func TestReleaseVer(t *testing.T) {
 			if tt.name != "stable is trixie" {
 				return
 			}
-			// The build itself gets the same, and so does its lock's
-			// online rebuild; offline, the alias cannot be expanded.
+			// The build itself gets the same, and so do its lock's online
+			// and offline rebuilds: the lock records the Release's
+			// Codename and Version, which offline has no other way to know.
 			opts.LockFile = filepath.Join(dir, "tree.lock")
 			res, err := Build(ctx, opts)
 			if err != nil {
@@ -597,14 +599,40 @@ func TestReleaseVer(t *testing.T) {
 			if res.Ref != wantRef || res.Version != "13.0" {
 				t.Errorf("build: ref %q version %q, want %s 13.0", res.Ref, res.Version, wantRef)
 			}
+			lock, err := apt.ReadLock(opts.LockFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := lock.Sources[0].Release; r == nil || *r != (apt.LockedRelease{Codename: "trixie", Version: "13.2"}) {
+				t.Errorf("lock records the Release as %+v, want trixie 13.2", r)
+			}
 			opts.Sources = nil
 			if p, err := Plan(ctx, opts); err != nil || p.Ref != wantRef || p.Version != "13.1" {
 				t.Errorf("plan from the lock: %+v, %v", p, err)
 			}
 			opts.Offline = true
+			if p, err := Plan(ctx, opts); err != nil || p.Ref != wantRef || p.ReleaseVer != "13" || p.Version != "13.1" {
+				t.Errorf("offline plan from the lock: %+v, %v", p, err)
+			}
+			res, err = Build(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ref != wantRef || res.Version != "13.1" {
+				t.Errorf("offline build: ref %q version %q, want %s 13.1", res.Ref, res.Version, wantRef)
+			}
+			if ts := res2timestamp(t, res.RepoDir, res.Commit); !ts.Equal(time.Date(2026, 11, 21, 9, 15, 44, 0, time.UTC)) {
+				t.Errorf("offline build dated %v, want the Release's Date the lock recorded", ts)
+			}
+			// A lock from before the Release was recorded cannot tell:
+			// missing is unknown, and the error says what to do.
+			lock.Sources[0].Release = nil
+			if err := lock.WriteFile(opts.LockFile); err != nil {
+				t.Fatal(err)
+			}
 			_, err = Plan(ctx, opts)
 			if err == nil || !strings.Contains(err.Error(), "${releasever}") || !strings.Contains(err.Error(), "offline") || !strings.Contains(err.Error(), "(stable)") {
-				t.Errorf("offline plan of an alias suite: err = %v", err)
+				t.Errorf("offline plan of an alias suite from an old lock: err = %v", err)
 			}
 			// A treefile that does not use it builds offline all the same.
 			plain := tf.Clone()
