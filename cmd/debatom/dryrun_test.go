@@ -103,9 +103,18 @@ func TestExpiredHint(t *testing.T) {
 			t.Errorf("%s --allow-expired: exit %d, stderr %q", args[0], code, stderr)
 		}
 	}
-	// Other errors pass unchanged.
-	if got := withHints(errors.New("plan: no apt sources")); got != "plan: no apt sources" {
-		t.Errorf("withHints changed an unrelated error: %q", got)
+	// Other errors pass unchanged, even one with the same words: the hint
+	// follows pkg/apt's error type, not its text.
+	for _, msg := range []string{"plan: no apt sources", "x expired at y (Valid-Until); allow expired releases to use it anyway"} {
+		if got := withHints(errors.New(msg)); got != msg {
+			t.Errorf("withHints changed an unrelated error: %q", got)
+		}
+	}
+	// A wrapped ExpiredError keeps its context.
+	expired := &apt.ExpiredError{URL: "http://m/dists/forky/InRelease", ValidUntil: time.Date(2020, 1, 8, 0, 0, 0, 0, time.UTC)}
+	want := "plan: http://m/dists/forky/InRelease expired at 2020-01-08T00:00:00Z (Valid-Until) (pass --allow-expired to use it anyway)"
+	if got := withHints(fmt.Errorf("plan: %w", expired)); got != want {
+		t.Errorf("withHints = %q, want %q", got, want)
 	}
 }
 

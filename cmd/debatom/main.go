@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/debatom/debatom/pkg/apt"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's
@@ -81,18 +83,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// aptExpired is how pkg/apt ends the error for a Release past its
-// Valid-Until. It has no flag names (a library does not know its callers'
-// flags), so the message is completed here, in the one place every
-// subcommand's error is printed. pkg/apt has no exported error value for
-// it; if its wording changes, TestExpiredHint fails.
-const aptExpired = "; allow expired releases to use it anyway"
-
 // withHints is err's message with the flag that would get past it named.
+// pkg/apt's errors name no flags (a library does not know its callers'),
+// so the advice is put in here, the one place every subcommand's error is
+// printed.
 func withHints(err error) string {
 	msg := err.Error()
-	if strings.Contains(msg, aptExpired) {
-		msg = strings.Replace(msg, aptExpired, " (pass --allow-expired to use it anyway)", 1)
+	var expired *apt.ExpiredError
+	if errors.As(err, &expired) {
+		msg = strings.Replace(msg, expired.Error(), expired.Problem()+" (pass --allow-expired to use it anyway)", 1)
 	}
 	return msg
 }

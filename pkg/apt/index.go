@@ -160,6 +160,25 @@ func SourceKeyring(src Source) (*Keyring, error) {
 	return kr, nil
 }
 
+// ExpiredError reports a Release past its Valid-Until (and
+// Options.AllowExpired not set). Its message says what to do without
+// naming a flag, which is the caller's to name: a command line finds it
+// with errors.As and puts Problem and its own advice in its place.
+type ExpiredError struct {
+	URL        string // the InRelease
+	ValidUntil time.Time
+}
+
+// expiredAdvice ends an ExpiredError's message, after Problem.
+const expiredAdvice = "; allow expired releases to use it anyway"
+
+// Problem is the message without its advice: "URL expired at TIME (Valid-Until)".
+func (e *ExpiredError) Problem() string {
+	return fmt.Sprintf("%s expired at %s (Valid-Until)", e.URL, e.ValidUntil.Format(time.RFC3339))
+}
+
+func (e *ExpiredError) Error() string { return e.Problem() + expiredAdvice }
+
 // maxClockSkew is how far a Release's Date may be ahead of our clock.
 const maxClockSkew = 10 * time.Minute
 
@@ -195,7 +214,7 @@ func fetchRelease(ctx context.Context, c *client, src Source, opts *Options) (*S
 		return nil, fmt.Errorf("%s is signed for suite %q (codename %q), not %q", u, rel.Suite, rel.Codename, src.Suite)
 	}
 	if !rel.ValidUntil.IsZero() && now.After(rel.ValidUntil) && !opts.AllowExpired {
-		return nil, fmt.Errorf("%s expired at %s (Valid-Until); allow expired releases to use it anyway", u, rel.ValidUntil.Format(time.RFC3339))
+		return nil, &ExpiredError{URL: u, ValidUntil: rel.ValidUntil}
 	}
 	if !rel.Date.IsZero() && rel.Date.Sub(now) > maxClockSkew && !opts.AllowExpired {
 		// As apt does: a Release from the future means a wrong clock or a

@@ -3,6 +3,8 @@ package apt
 import (
 	"context"
 	"crypto"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,9 +88,21 @@ func TestHandBuiltSignature(t *testing.T) {
 	}
 }
 
+// TestLoadIndexAllowExpired: an expired Release is an *ExpiredError (which
+// callers find with errors.As to name their flag), and AllowExpired takes it.
 func TestLoadIndexAllowExpired(t *testing.T) {
 	r := newTestRepo(t)
 	r.sign(t, releaseOpts{validUntil: "Sat, 01 Jan 2000 00:00:00 UTC"})
+	_, err := LoadIndex(context.Background(), []Source{r.source()}, Options{})
+	var expired *ExpiredError
+	if !errors.As(fmt.Errorf("plan: %w", err), &expired) {
+		t.Fatalf("error %v (%T), want an *ExpiredError", err, err)
+	}
+	u := r.srv.URL + "/dists/trixie/InRelease"
+	if want := u + " expired at 2000-01-01T00:00:00Z (Valid-Until)"; expired.URL != u || expired.Problem() != want ||
+		err.Error() != want+"; allow expired releases to use it anyway" {
+		t.Errorf("ExpiredError %+v: Problem %q, Error %q", expired, expired.Problem(), err)
+	}
 	if _, err := LoadIndex(context.Background(), []Source{r.source()}, Options{AllowExpired: true}); err != nil {
 		t.Fatal(err)
 	}
