@@ -133,25 +133,37 @@ func (b *Builder) WriteFile(ctx context.Context, path string) (err error) {
 const chunkBlocks = 256
 
 // writeContents streams every regular file into its blocks, several files
-// at a time.
+// at a time. The workers live for the whole write rather than one
+// goroutine per file: inflating a file needs a deep stack, and growing a
+// fresh goroutine's stack for each of ten thousand files cost more CPU
+// than the files' own metadata.
 func (im *image) writeContents(ctx context.Context, sw *sparseWriter) error {
 	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(4 * runtime.GOMAXPROCS(0)) // content callbacks often wait on I/O
-	bufs := sync.Pool{New: func() any { b := make([]byte, chunkBlocks*blockSize); return &b }}
+	files := make(chan *node)
+	for range 4 * runtime.GOMAXPROCS(0) { // content callbacks often wait on I/O
+		g.Go(func() error {
+			buf := make([]byte, chunkBlocks*blockSize)
+			for n := range files {
+				if err := im.writeFile(ctx, sw, n, buf); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+feed:
 	for _, n := range im.nodes {
 		if n.kind != kindFile || n.size == 0 {
 			continue
 		}
-		if ctx.Err() != nil {
-			break
+		select {
+		case files <- n:
+		case <-ctx.Done():
+			break feed
 		}
-		g.Go(func() error {
-			bp := bufs.Get().(*[]byte)
-			defer bufs.Put(bp)
-			return im.writeFile(ctx, sw, n, *bp)
-		})
 	}
+	close(files)
 	if err := g.Wait(); err != nil {
 		return err
 	}
