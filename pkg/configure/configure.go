@@ -64,19 +64,25 @@ type Options struct {
 	// sonames ld.so.cache lists) are kept between builds, by content
 	// checksum, so a rebuild need not read the libraries again.
 	CacheDir string
+	// Facts, when set, are the ld.so.cache facts to use instead of those
+	// of CacheDir's facts file, which is then not read: a caller that
+	// loaded that file before unpacking has added what it saw there (see
+	// ldcache.Facts.Observe). They are still saved to CacheDir when set.
+	Facts *ldcache.Facts
 }
 
-// factsFile is the ld.so.cache facts file in Options.CacheDir.
-const factsFile = "ldcache-facts"
+// FactsFile is the ld.so.cache facts file in Options.CacheDir, for
+// callers that load it themselves (Options.Facts).
+const FactsFile = "ldcache-facts"
 
 // Configure edits t in place. pkgs may be in any order; c reads file
 // contents that are not inline (nil when all are).
 func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package, opts Options) (*Report, error) {
 	r := sysroot.New(t, c, sysroot.ConfigureOrder(pkgs))
-	var facts *ldcache.Facts
-	if opts.CacheDir != "" {
+	facts := opts.Facts
+	if facts == nil && opts.CacheDir != "" {
 		var err error
-		facts, err = ldcache.LoadFacts(filepath.Join(opts.CacheDir, factsFile))
+		facts, err = ldcache.LoadFacts(filepath.Join(opts.CacheDir, FactsFile))
 		if err != nil {
 			// Not trusted, not fatal: the libraries are read again.
 			r.Report.Notef("%v; reading libraries afresh", err)
@@ -115,6 +121,8 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"here-documents", func() error { return heredocFiles(r) }},
 		// After the steps that install the files ucf would have.
 		{"ucf", func() error { return ucfState(r) }},
+		{"copies", func() error { return literalCopies(r) }},
+		{"display manager", func() error { return displayManager(r) }},
 		{"diversions", func() error { return diversions.Configure(r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
 		{"report", func() error { reportNotDerived(r); return nil }},
@@ -127,8 +135,8 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 			return nil, fmt.Errorf("configure: %s: %w", s.name, err)
 		}
 	}
-	if facts != nil {
-		if err := facts.Save(filepath.Join(opts.CacheDir, factsFile)); err != nil {
+	if facts != nil && opts.CacheDir != "" {
+		if err := facts.Save(filepath.Join(opts.CacheDir, FactsFile)); err != nil {
 			r.Report.Warnf("", "%v", err)
 		}
 	}

@@ -139,4 +139,3 @@ func TestReadLoopUnrolled(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
-
