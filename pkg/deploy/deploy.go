@@ -175,7 +175,7 @@ func Deploy(ctx context.Context, repo *ostreerepo.Repo, commit string, opts Opti
 		}
 		commit = c
 	}
-	tree, err := repo.Checkout(ctx, commit)
+	tree, err := checkout(ctx, repo, commit)
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", commit, err)
 	}
