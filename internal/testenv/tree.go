@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"syscall"
 )
@@ -38,7 +37,7 @@ func AddTree[X any](b TreeBuilder[X], root, dir string) (files []string, size in
 		if err != nil {
 			return err
 		}
-		name := path.Join(dir, filepath.ToSlash(rel))
+		name := filepath.ToSlash(filepath.Join(dir, rel))
 		if name == "." {
 			name = ""
 		}
