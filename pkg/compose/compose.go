@@ -26,6 +26,7 @@ import (
 	"github.com/debatom/debatom/pkg/apt"
 	"github.com/debatom/debatom/pkg/assemble"
 	"github.com/debatom/debatom/pkg/configure"
+	"github.com/debatom/debatom/pkg/configure/ldcache"
 	"github.com/debatom/debatom/pkg/configure/sysroot"
 	"github.com/debatom/debatom/pkg/configure/units"
 	"github.com/debatom/debatom/pkg/fstree"
@@ -114,6 +115,11 @@ type builder struct {
 	dryRun bool
 	// releasever is the value ${releasever} got ("" if unknown).
 	releasever string
+	// facts are the ld.so.cache facts: loaded from the cache before
+	// unpacking, added to by it, used and saved by configure. factsErr
+	// says why the cache's could not be used, for configure's report.
+	facts    *ldcache.Facts
+	factsErr error
 }
 
 // Build runs every stage. The ref is updated only when everything
@@ -489,7 +495,17 @@ func (b *builder) unpackStage(ctx context.Context, st *progress.Stage) (string, 
 	if b.opts.CacheDir != "" {
 		cacheDir = b.opts.CacheDir
 	}
-	uopts := unpack.Options{Workers: b.opts.Workers, CacheDir: cacheDir}
+	// The shared libraries' sonames are taken as they pass through
+	// memory here; otherwise configure would inflate each from the
+	// repository again just to read its dynamic section.
+	b.facts = ldcache.NewFacts()
+	if cacheDir != "" {
+		b.facts, b.factsErr = ldcache.LoadFacts(filepath.Join(cacheDir, configure.FactsFile))
+	}
+	uopts := unpack.Options{Workers: b.opts.Workers, CacheDir: cacheDir,
+		Observe:  ldcache.Candidate,
+		Observed: func(_, object string, data []byte) { b.facts.Observe(object, data) },
+	}
 	if !b.opts.NoInitramfs {
 		uopts.Done = func(_ int, r *unpack.Result) {
 			// A cached package means a rebuild, whose boot stage is
@@ -599,10 +615,15 @@ func (b *builder) configureStage(ctx context.Context, st *progress.Stage) (strin
 		},
 		Now:      b.timestamp(),
 		CacheDir: b.opts.CacheDir,
+		Facts:    b.facts,
 	}
 	report, err := configure.Configure(ctx, b.tree, c, b.pkgs, opts)
 	if err != nil {
 		return "", err
+	}
+	if b.factsErr != nil {
+		// Not trusted, not fatal: the libraries were read afresh.
+		report.Notef("%v; reading libraries afresh", b.factsErr)
 	}
 	for _, w := range report.Warnings {
 		st.Warn("%s", w.String())

@@ -125,7 +125,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"display manager", func() error { return displayManager(r) }},
 		{"diversions", func() error { return diversions.Configure(r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
-		{"report", func() error { reportNotDerived(r); return nil }},
+		{"report", func() error { reportNotDerived(r); reportFileTriggers(r); return nil }},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {

@@ -18,6 +18,7 @@ package unpack
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -61,7 +62,25 @@ type Options struct {
 	// on one package, such as the kernel's modules, while the others
 	// still unpack.
 	Done func(i int, r *Result)
+	// Observe, when set, selects regular files (by path, in fstree form)
+	// whose bytes are handed to Observed as they are unpacked, so that a
+	// caller can learn what it needs of them (a library's soname, say)
+	// while they are in memory, instead of reading each back from the
+	// repository later. Files over MaxObservedSize are not selected: they
+	// would cost that much memory per worker. It is called from the
+	// workers: it must be safe for concurrent use, and cheap, since it
+	// sees every regular file.
+	Observe func(path string) bool
+	// Observed is called for each file Observe selected, from the worker
+	// that unpacked it, after its object is written, with the object's
+	// checksum and the file's bytes, which are valid only during the call.
+	// A package whose manifest comes from the cache is not decompressed,
+	// so its files are not observed.
+	Observed func(path, object string, data []byte)
 }
+
+// MaxObservedSize bounds a file given to Options.Observed.
+const MaxObservedSize = 32 << 20
 
 // Input is one .deb to unpack.
 type Input struct {
@@ -129,6 +148,9 @@ type Result struct {
 type Unpacker struct {
 	repo *ostreerepo.Repo
 	opts Options
+	// observeBufs are *[]byte buffers for observed files, reused because
+	// shared libraries are megabytes each.
+	observeBufs sync.Pool
 }
 
 // New returns an Unpacker writing objects into repo.
@@ -323,7 +345,12 @@ func (s *state) entry(h *tar.Header, body io.Reader) error {
 		if h.Size < 0 || h.Size > s.u.opts.MaxFileSize {
 			return fmt.Errorf("size %d is over the %d-byte limit", h.Size, s.u.opts.MaxFileSize)
 		}
-		csum, err := s.u.repo.WriteFile(meta, body, h.Size)
+		var csum string
+		if s.u.observes(p, h.Size) {
+			csum, err = s.u.writeObserved(p, meta, body, h.Size)
+		} else {
+			csum, err = s.u.repo.WriteFile(meta, body, h.Size)
+		}
 		if err != nil {
 			return err
 		}
@@ -367,6 +394,36 @@ func (s *state) entry(h *tar.Header, body io.Reader) error {
 	s.index[p] = len(s.entries)
 	s.entries = append(s.entries, e)
 	return nil
+}
+
+// observes reports whether the file at p, of size bytes, goes to
+// Options.Observed.
+func (u *Unpacker) observes(p string, size int64) bool {
+	return u.opts.Observed != nil && u.opts.Observe != nil && size <= MaxObservedSize && u.opts.Observe(p)
+}
+
+// writeObserved reads the file into memory, stores it from there and hands
+// the bytes to Options.Observed. Reading it first costs one copy, which is
+// little beside inflating and deflating it.
+func (u *Unpacker) writeObserved(p string, meta fstree.Meta, body io.Reader, size int64) (string, error) {
+	bp, _ := u.observeBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer u.observeBufs.Put(bp)
+	if int64(cap(*bp)) < size {
+		*bp = make([]byte, size)
+	}
+	buf := (*bp)[:size]
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return "", fmt.Errorf("read %d bytes: %w", size, err)
+	}
+	csum, err := u.repo.WriteFile(meta, bytes.NewReader(buf), size)
+	if err != nil {
+		return "", err
+	}
+	u.opts.Observed(p, csum, buf)
+	return csum, nil
 }
 
 // checkParent rejects a path below a non-directory of the same package,

@@ -73,6 +73,22 @@ func (f *Facts) put(object string, v fact) {
 	}
 }
 
+// Observe records the fact of the file whose content object is object
+// from its bytes, data, where a caller already holds them (unpack, as it
+// writes the object), so that Scan need not read and inflate the object
+// again. It parses only the ELF header and dynamic section, and nothing
+// for an object already known. data is not kept. Safe for concurrent
+// use.
+func (f *Facts) Observe(object string, data []byte) {
+	if _, ok := factKey(object); !ok || len(data) < minELF {
+		return // not a checksum, or a file Scan does not ask about
+	}
+	if _, known := f.get(object); known {
+		return
+	}
+	f.put(object, elfFacts(bytes.NewReader(data)))
+}
+
 func factKey(object string) ([32]byte, bool) {
 	var k [32]byte
 	if len(object) != 64 {

@@ -330,7 +330,7 @@ func Scan(ctx context.Context, r *sysroot.Root, dirs []string, facts *Facts) ([]
 		realSeen[rd] = true
 		sd := scanDir{dir: d}
 		for _, name := range r.Tree.Children(rd) {
-			if !(strings.HasPrefix(name, "lib") || strings.HasPrefix(name, "ld-")) || !strings.Contains(name, ".so") {
+			if !candidateName(name) {
 				continue
 			}
 			p := path.Join(rd, name)
@@ -401,6 +401,28 @@ func Scan(ctx context.Context, r *sysroot.Root, dirs []string, facts *Facts) ([]
 	return out, nil
 }
 
+// candidateName reports whether ldconfig's search_dir looks at a
+// directory entry of this name at all: a shared library's, "lib*.so*" or
+// the dynamic loader's "ld-*.so*".
+func candidateName(name string) bool {
+	return (strings.HasPrefix(name, "lib") || strings.HasPrefix(name, "ld-")) && strings.Contains(name, ".so")
+}
+
+// Candidate reports whether the file at p (a path, absolute or relative)
+// may be one whose facts Scan wants: its name is one ldconfig looks at. It
+// is a superset: where the file lies is not checked, since which
+// directories are scanned is known only once the tree is configured; a
+// library reached only through a link of another name is not selected
+// (Scan reads it as before). Callers use it to choose the files whose
+// bytes to pass to Facts.Observe.
+func Candidate(p string) bool {
+	return candidateName(path.Base(p))
+}
+
+// minELF is the size below which a file cannot be an ELF object ldconfig
+// takes: readAll does not even open it.
+const minELF = 64
+
 // readAll returns the facts of the files at paths (entries in files):
 // from facts when known there, else read, on as many workers as the
 // process may run at once, since inflating libraries is most of a cold
@@ -410,7 +432,7 @@ func readAll(ctx context.Context, r *sysroot.Root, paths []string, files map[str
 	var todo []string
 	for _, p := range paths {
 		e := files[p]
-		if e.Size < 64 {
+		if e.Size < minELF {
 			out[p] = fact{} // too small to be an ELF object
 			continue
 		}
