@@ -28,9 +28,12 @@ cpu() {
 
 # One run of each side, debatom first; both leave their image in $tmp.
 debatom() { "$tmp/disk-image" qcow2 "$repo" "$ref" "$tmp/debatom.qcow2"; }
-chain() {
+# clean removes the chain's files of the round before; it is not timed.
+clean() {
   chattr -R -i "$tmp/sysroot" 2>/dev/null || true
   rm -rf "$tmp/sysroot" "$tmp/esp" "$tmp"/*.img "$tmp/disk.raw" "$tmp/chain.qcow2"
+}
+chain() {
   sr="$tmp/sysroot"
   mkdir -p "$sr"
   ostree admin init-fs --modern "$sr" >/dev/null
@@ -66,6 +69,7 @@ SFDISK
 # same load; on a shared machine the fastest round of each side is the
 # figure least disturbed by others.
 for round in $(seq "${RUNS:-1}"); do
+  clean
   cpu; c0=$cpu t0=$(now)
   debatom
   t1=$(now); cpu; c1=$cpu
