@@ -108,3 +108,19 @@ func TestOracleHostSchemas(t *testing.T) {
 	}
 	compareWithGLib(t, dir)
 }
+
+func TestOracleFeatures(t *testing.T) {
+	dir := t.TempDir()
+	ents, err := os.ReadDir("testdata/features")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("testdata/features", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644)
+	}
+	compareWithGLib(t, dir)
+}
