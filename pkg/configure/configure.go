@@ -124,6 +124,7 @@ func Configure(ctx context.Context, t *fstree.Tree, c Contents, pkgs []*Package,
 		{"copies", func() error { return literalCopies(r) }},
 		{"display manager", func() error { return displayManager(r) }},
 		{"diversions", func() error { return diversions.Configure(r) }},
+		{"gsettings schemas", func() error { return compileSchemas(r) }},
 		{"dpkg database", func() error { return dpkgdb.Configure(r) }},
 		{"report", func() error { reportNotDerived(r); reportFileTriggers(r); return nil }},
 	}
