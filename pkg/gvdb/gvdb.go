@@ -78,7 +78,8 @@ func (it *Item) SetValue(v []byte) { it.value = v }
 func (it *Item) SetTable(t *Table) { it.table = t }
 
 // SetParent links it under parent: its key is stored without parent's
-// key as prefix and parent lists it. parent's key must prefix it's.
+// key as prefix and parent lists it. parent's key must be a prefix of
+// its key; otherwise nothing is linked (GLib refuses it the same way).
 func (it *Item) SetParent(parent *Item) {
 	if !strings.HasPrefix(it.key, parent.key) {
 		return
