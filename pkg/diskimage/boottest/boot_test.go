@@ -3,8 +3,6 @@ package boottest
 import (
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,19 +34,6 @@ const (
 	bootTimeout = 8 * time.Minute
 )
 
-func ovmf(t *testing.T) (code, vars string) {
-	code, vars = "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
-	for _, p := range []string{code, vars} {
-		if _, err := os.Stat(p); err != nil {
-			if testenv.Strict() {
-				t.Fatalf("OVMF firmware: %v (apt-get install ovmf)", err)
-			}
-			t.Skip("no OVMF firmware")
-		}
-	}
-	return code, vars
-}
-
 // TestBootUpgradeRollback builds the frozen archive's package set, writes
 // it as a qcow2 disk with a user from a bootc-image-builder-style
 // customization, and under QEMU+OVMF: (1) logs in on the serial console and
@@ -60,8 +45,8 @@ func TestBootUpgradeRollback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the archive set and boots it three times")
 	}
-	qemu := testenv.Tool(t, "qemu-system-x86_64")
-	code, varsTemplate := ovmf(t)
+	testenv.Tool(t, "qemu-system-x86_64")
+	testenv.OVMF(t)
 	ctx := context.Background()
 	work := t.TempDir()
 
@@ -107,76 +92,68 @@ func TestBootUpgradeRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	vars := filepath.Join(work, "vars.fd")
-	copyFile(t, varsTemplate, vars)
-	args := []string{"-machine", "q35,accel=tcg", "-cpu", "max", "-m", "2048", "-smp", "2",
-		"-display", "none", "-serial", "stdio", "-monitor", "none", "-net", "none",
-		"-drive", "if=pflash,format=raw,readonly=on,file=" + code,
-		"-drive", "if=pflash,format=raw,file=" + vars,
-		"-drive", "file=" + disk + ",format=qcow2,if=virtio",
-		"-drive", "file=" + upgradeDisk + ",format=raw,if=virtio,readonly=on",
-	}
 	ctx, cancel := context.WithTimeout(ctx, 40*time.Minute)
 	defer cancel()
-	v, err := startVM(ctx, qemu, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.kill()
-	fail := func(format string, a ...any) {
-		t.Helper()
-		t.Fatalf(format+"\nlast 50 console lines:\n%s", append(a, v.tail(50))...)
-	}
+	v := testenv.StartVM(ctx, t, testenv.VMOptions{
+		UEFI: true, CPU: "max", MemoryMiB: 2048, CPUs: 2,
+		Disks: []testenv.Disk{
+			{File: disk, Format: "qcow2"},
+			{File: upgradeDisk, Format: "raw", ReadOnly: true},
+		},
+	})
+	// The harness logs the end of the console when the test fails.
 	sh := func(cmd string) string {
 		t.Helper()
-		out, rc, err := v.run(cmd, 5*time.Minute)
+		out, rc, err := v.Run(cmd, 5*time.Minute)
 		if err != nil {
-			fail("%s: %v", cmd, err)
+			t.Fatalf("%s: %v", cmd, err)
 		}
 		if rc != 0 {
-			fail("%s: exit status %d:\n%s", cmd, rc, out)
+			t.Fatalf("%s: exit status %d:\n%s", cmd, rc, out)
 		}
 		return out
 	}
+	loginTimeouts := 0
 	login := func() {
 		t.Helper()
 		start := time.Now()
-		if _, err := v.expect(regexp.MustCompile(`login: `), bootTimeout); err != nil {
-			fail("boot: %v", err)
+		if _, err := v.Expect(regexp.MustCompile(`login: `), bootTimeout); err != nil {
+			t.Fatalf("boot: %v", err)
 		}
 		t.Logf("boot to login prompt: %v", time.Since(start).Round(time.Second))
 		// login(1) gives up 60 s after the user name (LOGIN_TIMEOUT), and
 		// on a loaded machine starting the user's systemd instance can
 		// take that long; the next try finds it warm.
 		for try := 1; ; try++ {
-			v.send(user + "\n")
-			if _, err := v.expect(regexp.MustCompile(`Password: `), 2*time.Minute); err != nil {
-				fail("login: %v", err)
+			v.Send(user + "\n")
+			if _, err := v.Expect(regexp.MustCompile(`Password: `), 2*time.Minute); err != nil {
+				t.Fatalf("login: %v", err)
 			}
-			v.send(password + "\n")
-			m, err := v.expect(regexp.MustCompile(`(\$ )|(timed out after)|(Login incorrect)`), 3*time.Minute)
+			v.Send(password + "\n")
+			m, err := v.Expect(regexp.MustCompile(`(\$ )|(timed out after)|(Login incorrect)`), 3*time.Minute)
 			if err != nil {
-				fail("login as %s with the --config password: %v", user, err)
+				t.Fatalf("login as %s with the --config password: %v", user, err)
 			}
 			if m[1] != "" {
 				break
 			}
 			if m[3] != "" || try == 3 {
-				fail("login as %s failed (try %d)", user, try)
+				t.Fatalf("login as %s failed (try %d)", user, try)
 			}
+			loginTimeouts++
 			t.Logf("login try %d timed out; again", try)
-			if _, err := v.expect(regexp.MustCompile(`login: `), 2*time.Minute); err != nil {
-				fail("login: %v", err)
+			if _, err := v.Expect(regexp.MustCompile(`login: `), 2*time.Minute); err != nil {
+				t.Fatalf("login: %v", err)
 			}
 		}
 		// Root for the rest, through sudo (the user is in group sudo).
-		v.send("sudo -i\n")
-		if _, err := v.expect(regexp.MustCompile(`password for `+user), 4*time.Minute); err != nil {
-			fail("sudo: %v", err)
+		v.Send("sudo -i\n")
+		if _, err := v.Expect(regexp.MustCompile(`password for `+user), 4*time.Minute); err != nil {
+			t.Fatalf("sudo: %v", err)
 		}
-		v.send(password + "\n")
-		if _, err := v.expect(regexp.MustCompile(`# $|# `), 4*time.Minute); err != nil {
-			fail("sudo -i: %v", err)
+		v.Send(password + "\n")
+		if _, err := v.Expect(regexp.MustCompile(`# $|# `), 4*time.Minute); err != nil {
+			t.Fatalf("sudo -i: %v", err)
 		}
 		sh("stty -echo; export SYSTEMD_PAGER= PAGER=cat SYSTEMD_COLORS=0 TERM=dumb")
 	}
@@ -184,23 +161,35 @@ func TestBootUpgradeRollback(t *testing.T) {
 		t.Helper()
 		status := sh("ostree admin status")
 		if !regexp.MustCompile(`\* debian ` + want + `\.\d`).MatchString(status) {
-			fail("ostree admin status does not show %s booted:\n%s", want, status)
+			t.Fatalf("ostree admin status does not show %s booted:\n%s", want, status)
 		}
 	}
 	reboot := func() {
 		t.Helper()
-		v.send("systemctl reboot\n")
+		v.Send("systemctl reboot\n")
 	}
 
 	// (1) first boot.
 	login()
-	state, _, err := v.run("systemctl is-system-running --wait", 5*time.Minute)
+	state, _, err := v.Run("systemctl is-system-running --wait", 5*time.Minute)
 	if err != nil {
-		fail("is-system-running: %v", err)
+		t.Fatalf("is-system-running: %v", err)
 	}
 	if state != "running" {
 		failed := sh("systemctl --failed --no-legend --plain")
-		if state != "degraded" || strings.TrimSpace(failed) != "" {
+		var image []string
+		for _, l := range strings.Split(failed, "\n") {
+			// A login that login(1) timed out leaves its session scope
+			// failed: that is the test's doing, not the image's.
+			if loginTimeouts > 0 && regexp.MustCompile(`^session-\d+\.scope `).MatchString(l) {
+				t.Logf("failed unit of a timed-out login: %s", l)
+				continue
+			}
+			if strings.TrimSpace(l) != "" {
+				image = append(image, l)
+			}
+		}
+		if state != "degraded" || len(image) > 0 {
 			t.Errorf("system state %q; failed units:\n%s", state, failed)
 		}
 	}
@@ -232,13 +221,11 @@ func TestBootUpgradeRollback(t *testing.T) {
 	reboot()
 	login()
 	booted(res.Commit)
-	if _, rc, _ := v.run("test -e /"+markerPath, time.Minute); rc == 0 {
+	if _, rc, _ := v.Run("test -e /"+markerPath, time.Minute); rc == 0 {
 		t.Errorf("/%s exists after the rollback", markerPath)
 	}
-	v.send("systemctl poweroff\n")
-	if err := v.wait(3 * time.Minute); err != nil {
-		t.Log(err)
-	}
+	// No power-off: nothing is asserted after the rollback, and a clean
+	// shutdown under TCG takes tens of seconds. The harness kills QEMU.
 }
 
 // secondCommit commits the first commit's tree plus a marker file as its
@@ -281,44 +268,8 @@ func secondCommit(t *testing.T, ctx context.Context, repo *ostreerepo.Repo, firs
 // repoDisk writes an ext4 image (no partition table) holding dir as repo/.
 func repoDisk(ctx context.Context, dir, out string) error {
 	b := ext4.NewBuilder(ext4.Options{Label: "upgrade"})
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		name := filepath.ToSlash(filepath.Join("repo", rel))
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := uint32(info.Mode().Perm())
-		switch {
-		case d.IsDir():
-			return b.Mkdir(name, mode, 0, 0, nil)
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return b.Symlink(name, target, 0, 0, nil)
-		case d.Type().IsRegular():
-			return b.AddFile(name, mode, 0, 0, nil, info.Size(), func() (io.ReadCloser, error) { return os.Open(p) })
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("upgrade disk from %s: %w", dir, err)
+	if _, _, err := testenv.AddTree(b, dir, "repo"); err != nil {
+		return fmt.Errorf("upgrade disk: %w", err)
 	}
 	return b.WriteFile(ctx, out)
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
