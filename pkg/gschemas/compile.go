@@ -103,9 +103,10 @@ func Compile(files []File, opts Options) (*Result, error) {
 	fileOrder(schemas)
 	fileOrder(overrides)
 	c := &compiler{
-		schemas: map[string]*schema{},
-		enums:   map[string]*enumDef{},
-		flags:   map[string]*enumDef{},
+		schemas:     map[string]*schema{},
+		schemaSlots: newStrTable(),
+		enums:       map[string]*enumDef{},
+		flags:       map[string]*enumDef{},
 	}
 	for _, f := range schemas {
 		if err := c.parseFile(f); err != nil {
@@ -175,8 +176,10 @@ func (s *schema) addKey(name string, k *key) {
 }
 
 type compiler struct {
-	schemas     map[string]*schema
-	schemaOrder []string
+	schemas map[string]*schema
+	// schemaSlots mirrors GLib's table of schemas, whose walk orders
+	// the output.
+	schemaSlots *strTable
 	enums       map[string]*enumDef
 	flags       map[string]*enumDef
 }
@@ -202,14 +205,11 @@ func (c *compiler) parseFile(f File) error {
 	err := st.parse(f.Data)
 	if err != nil {
 		// Back out what this file defined.
-		for _, id := range st.fileSchemas {
+		// Newest first: GLib keeps the file's ids in a prepended list.
+		for i := len(st.fileSchemas) - 1; i >= 0; i-- {
+			id := st.fileSchemas[i]
 			delete(c.schemas, id)
-			for i, o := range c.schemaOrder {
-				if o == id {
-					c.schemaOrder = append(c.schemaOrder[:i], c.schemaOrder[i+1:]...)
-					break
-				}
-			}
+			c.schemaSlots.remove(id)
 		}
 		for _, id := range st.fileEnums {
 			delete(c.enums, id)
@@ -571,7 +571,7 @@ func (st *parseState) startSchema(id string, path, domain, extendsName, listOf *
 	}
 	s := &schema{id: id, path: path, domain: domain, extends: ext, extendsName: extendsName, listOf: listOf, keys: map[string]*key{}}
 	c.schemas[id] = s
-	c.schemaOrder = append(c.schemaOrder, id)
+	c.schemaSlots.insert(id)
 	st.fileSchemas = append(st.fileSchemas, id)
 	st.schema = s
 	return nil
