@@ -224,6 +224,9 @@ func (c *compiler) parseFile(f File) error {
 func (st *parseState) parse(data []byte) error {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
+	// GMarkup reads every file as UTF-8 whatever its XML declaration
+	// says (and rejects bytes that are not UTF-8).
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	seenRoot := false
 	for {
 		tok, err := d.RawToken()
