@@ -213,15 +213,21 @@ func commitDir(t *testing.T, r *Repo, dir string) (root, meta string, tree *fstr
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.Commit(ctx, root, meta, CommitOptions{Timestamp: testStamp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err = r.Checkout(ctx, c)
+	tree, err = r.Checkout(ctx, commit(t, r, root, meta))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return root, meta, tree
+}
+
+// commit commits the tree root/meta at testStamp.
+func commit(t *testing.T, r *Repo, root, meta string) string {
+	t.Helper()
+	c, err := r.Commit(context.Background(), root, meta, CommitOptions{Timestamp: testStamp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestWriteTree checks the fstree path against the directory path: a
@@ -253,10 +259,7 @@ func TestWriteTree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c3, err := r.Commit(ctx, root3, meta3, CommitOptions{Timestamp: testStamp})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c3 := commit(t, r, root3, meta3)
 			got := scanCommit(t, r, c3)
 			wantSmall, _ := FileChecksum(e.Meta, strings.NewReader("hello\n"))
 			back, err := r.Checkout(ctx, c3)
