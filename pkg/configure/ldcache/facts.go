@@ -76,7 +76,7 @@ func (f *Facts) put(object string, v fact) {
 // Observe records the fact of the file whose content object is object
 // from its bytes, data, where a caller already holds them (unpack, as it
 // writes the object), so that Scan need not read and inflate the object
-// again. It parses only the ELF header and dynamic section, and nothing
+// again. It parses only the ELF headers and the dynamic section, nothing
 // for an object already known. data is not kept. Safe for concurrent
 // use.
 func (f *Facts) Observe(object string, data []byte) {
