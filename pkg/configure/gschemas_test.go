@@ -1,9 +1,6 @@
 package configure
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,58 +59,5 @@ func TestCompileSchemasNone(t *testing.T) {
 	}
 	if r.Exists(schemaDir + "/gschemas.compiled") {
 		t.Error("gschemas.compiled written without schema files")
-	}
-}
-
-// TestCompileSchemasWorkstation compiles the schemas of a built image (set
-// DEBATOM_TEST_SCHEMAS to a directory checked out from it, e.g. with
-// ostree checkout --subpath=/usr/share/glib-2.0/schemas) and compares the
-// bytes with glib-compile-schemas on the same directory.
-func TestCompileSchemasWorkstation(t *testing.T) {
-	dir := os.Getenv("DEBATOM_TEST_SCHEMAS")
-	if dir == "" {
-		t.Skip("DEBATOM_TEST_SCHEMAS not set")
-	}
-	if _, err := exec.LookPath("glib-compile-schemas"); err != nil {
-		t.Skip(err)
-	}
-	r := sysroot.New(fstree.New(), nil, nil)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if e.Name() == "gschemas.compiled" || e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.WriteFile(schemaDir+"/"+e.Name(), b, 0o644, 0, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := compileSchemas(r); err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range r.Report.Warnings {
-		t.Log(w)
-	}
-	got, err := r.ReadFile(schemaDir + "/gschemas.compiled")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	if b, err := exec.Command("glib-compile-schemas", "--targetdir="+out, dir).CombinedOutput(); err != nil {
-		t.Fatalf("glib-compile-schemas: %v\n%s", err, b)
-	}
-	want, err := os.ReadFile(filepath.Join(out, "gschemas.compiled"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		os.WriteFile(filepath.Join(os.TempDir(), "gschemas.got"), got, 0o644)
-		t.Errorf("gschemas.compiled differs from glib-compile-schemas': %d vs %d bytes (ours in %s)", len(got), len(want), filepath.Join(os.TempDir(), "gschemas.got"))
 	}
 }

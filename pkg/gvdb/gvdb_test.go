@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/debatom/debatom/internal/testenv"
 	"github.com/debatom/debatom/pkg/gvariant"
 )
 
@@ -162,6 +163,9 @@ func TestBadInput(t *testing.T) {
 func TestReadHostCache(t *testing.T) {
 	data, err := os.ReadFile("/usr/share/glib-2.0/schemas/gschemas.compiled")
 	if err != nil {
+		if testenv.Strict() {
+			t.Fatalf("%v (apt-get install gsettings-desktop-schemas)", err)
+		}
 		t.Skip(err)
 	}
 	f, err := Open(data)
