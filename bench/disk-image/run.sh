@@ -28,10 +28,14 @@ cpu() {
 
 # One run of each side, debatom first; both leave their image in $tmp.
 debatom() { "$tmp/disk-image" qcow2 "$repo" "$ref" "$tmp/debatom.qcow2"; }
-# clean removes the chain's files of the round before; it is not timed.
+# clean removes the chain's files of the round before and waits for the
+# file system to settle (the removal and the last round's images would
+# otherwise still be in the journal and being written back while the next
+# round is timed); it is not timed.
 clean() {
   chattr -R -i "$tmp/sysroot" 2>/dev/null || true
   rm -rf "$tmp/sysroot" "$tmp/esp" "$tmp"/*.img "$tmp/disk.raw" "$tmp/chain.qcow2"
+  sync
 }
 chain() {
   sr="$tmp/sysroot"
