@@ -155,7 +155,9 @@ func TestBootUpgradeRollback(t *testing.T) {
 		if _, err := v.Expect(regexp.MustCompile(`# $|# `), 4*time.Minute); err != nil {
 			t.Fatalf("sudo -i: %v", err)
 		}
-		sh("stty -echo; export SYSTEMD_PAGER= PAGER=cat SYSTEMD_COLORS=0 TERM=dumb")
+		// Kernel messages on the console would land inside the
+		// commands' output (kvm_amd's lines did, in is-system-running's).
+		sh("dmesg -n 1; stty -echo; export SYSTEMD_PAGER= PAGER=cat SYSTEMD_COLORS=0 TERM=dumb")
 	}
 	booted := func(want string) {
 		t.Helper()
