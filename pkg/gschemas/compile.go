@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/debatom/debatom/internal/ghash"
 	"github.com/debatom/debatom/pkg/gvariant"
 )
 
@@ -104,7 +105,7 @@ func Compile(files []File, opts Options) (*Result, error) {
 	fileOrder(overrides)
 	c := &compiler{
 		schemas:     map[string]*schema{},
-		schemaSlots: newStrTable(),
+		schemaSlots: ghash.New(),
 		enums:       map[string]*enumDef{},
 		flags:       map[string]*enumDef{},
 	}
@@ -179,7 +180,7 @@ type compiler struct {
 	schemas map[string]*schema
 	// schemaSlots mirrors GLib's table of schemas, whose walk orders
 	// the output.
-	schemaSlots *strTable
+	schemaSlots *ghash.Table
 	enums       map[string]*enumDef
 	flags       map[string]*enumDef
 }
@@ -209,7 +210,7 @@ func (c *compiler) parseFile(f File) error {
 		for i := len(st.fileSchemas) - 1; i >= 0; i-- {
 			id := st.fileSchemas[i]
 			delete(c.schemas, id)
-			c.schemaSlots.remove(id)
+			c.schemaSlots.Remove(id)
 		}
 		for _, id := range st.fileEnums {
 			delete(c.enums, id)
@@ -574,7 +575,7 @@ func (st *parseState) startSchema(id string, path, domain, extendsName, listOf *
 	}
 	s := &schema{id: id, path: path, domain: domain, extends: ext, extendsName: extendsName, listOf: listOf, keys: map[string]*key{}}
 	c.schemas[id] = s
-	c.schemaSlots.insert(id)
+	c.schemaSlots.Insert(id)
 	st.fileSchemas = append(st.fileSchemas, id)
 	st.schema = s
 	return nil

@@ -181,7 +181,7 @@ func (k *key) serialize() (gvariant.Variant, error) {
 func (c *compiler) output() ([]byte, error) {
 	root := gvdb.NewTable()
 	rootList := root.Insert("")
-	for _, id := range c.schemaSlots.order() {
+	for _, id := range c.schemaSlots.Order() {
 		s := c.schemas[id]
 		t := gvdb.NewTable()
 		list := t.Insert("")

@@ -1,12 +1,13 @@
-package gschemas
+// Package ghash models the slot layout of GLib's GHashTable keyed by
+// strings (g_str_hash): open addressing with quadratic probing, tombstones
+// left by removals, and GLib's in-place resize. Its iteration order is
+// what tools built on GLib write out: libostree's commit metadata (a
+// GVariantDict) and glib-compile-schemas' table of schemas, where a schema
+// file with an error has its schemas removed again.
+package ghash
 
-// strTable models the slot layout of a GLib GHashTable keyed by strings
-// (g_str_hash), with removals: glib-compile-schemas walks its table of
-// schemas to lay out the output, and a schema file with an error has its
-// schemas removed again, leaving tombstones that later insertions reuse.
-// gvariant.GLibDictOrder covers tables that only grow; this adds
-// g_hash_table_remove.
-type strTable struct {
+// Table is a set of strings laid out as a GHashTable would hold them.
+type Table struct {
 	size, mask, mod   uint32
 	nnodes, noccupied int
 	hashes            []uint32 // 0 unused, 1 tombstone, else the hash
@@ -24,20 +25,23 @@ var primes = [...]uint32{1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093
 	16381, 32749, 65521, 131071, 262139, 524287, 1048573, 2097143, 4194301, 8388593,
 	16777213, 33554393, 67108859, 134217689, 268435399, 536870909, 1073741789, 2147483647}
 
-func newStrTable() *strTable {
-	h := &strTable{}
+// New returns an empty table.
+func New() *Table {
+	h := &Table{}
 	h.setShift(minShift)
 	h.hashes = make([]uint32, h.size)
 	h.keys = make([]string, h.size)
 	return h
 }
 
-func (h *strTable) setShift(shift int) {
+func (h *Table) setShift(shift int) {
 	h.size = 1 << shift
 	h.mod = primes[shift]
 	h.mask = h.size - 1
 }
 
+// strHash is g_str_hash (djb2 over the bytes as signed chars), with the
+// values GLib reserves for empty and removed slots moved out of the way.
 func strHash(s string) uint32 {
 	v := uint32(5381)
 	for i := 0; i < len(s); i++ {
@@ -49,11 +53,11 @@ func strHash(s string) uint32 {
 	return v
 }
 
-func (h *strTable) home(hash uint32) uint32 { return (hash * 11) % h.mod }
+func (h *Table) home(hash uint32) uint32 { return (hash * 11) % h.mod }
 
 // lookup returns k's slot, or where it would go: the first tombstone on
 // its probe sequence, else the unused slot ending it.
-func (h *strTable) lookup(k string, hv uint32) (uint32, bool) {
+func (h *Table) lookup(k string, hv uint32) (uint32, bool) {
 	i := h.home(hv)
 	step := uint32(0)
 	tomb, haveTomb := uint32(0), false
@@ -73,7 +77,8 @@ func (h *strTable) lookup(k string, hv uint32) (uint32, bool) {
 	return i, false
 }
 
-func (h *strTable) insert(k string) {
+// Insert adds k; adding a key already there keeps its slot.
+func (h *Table) Insert(k string) {
 	hv := strHash(k)
 	i, found := h.lookup(k, hv)
 	if found {
@@ -88,7 +93,8 @@ func (h *strTable) insert(k string) {
 	}
 }
 
-func (h *strTable) remove(k string) {
+// Remove deletes k, leaving a tombstone in its slot.
+func (h *Table) Remove(k string) {
 	i, found := h.lookup(k, strHash(k))
 	if !found {
 		return
@@ -98,7 +104,7 @@ func (h *strTable) remove(k string) {
 	h.maybeResize()
 }
 
-func (h *strTable) maybeResize() {
+func (h *Table) maybeResize() {
 	if (int(h.size) > h.nnodes*4 && h.size > 1<<minShift) || int(h.size) <= h.noccupied+h.noccupied/16 {
 		h.resize()
 	}
@@ -107,7 +113,7 @@ func (h *strTable) maybeResize() {
 // resize is GLib's in-place rehash: entries move to their new home slot,
 // evicting and re-placing whatever was there, in slot order; tombstones
 // are dropped.
-func (h *strTable) resize() {
+func (h *Table) resize() {
 	old := h.size
 	n := int(float64(h.nnodes) * 1.333)
 	shift := 0
@@ -155,8 +161,8 @@ func (h *strTable) resize() {
 	h.noccupied = h.nnodes
 }
 
-// order returns the keys in g_hash_table_foreach order.
-func (h *strTable) order() []string {
+// Order returns the keys in g_hash_table_foreach order.
+func (h *Table) Order() []string {
 	out := make([]string, 0, h.nnodes)
 	for i, hv := range h.hashes {
 		if hv > slotTombstone {
