@@ -77,7 +77,7 @@ func TestChmodModeMatchesChmod(t *testing.T) {
 				err = os.WriteFile(p, nil, 0o600)
 			}
 			if err == nil {
-				err = os.Chmod(p, os.FileMode(tc.start&0o777)|unixSpecial(tc.start))
+				err = os.Chmod(p, os.FileMode(tc.start&0o777)|modeBits(tc.start))
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -100,20 +100,6 @@ func TestChmodModeMatchesChmod(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-}
-
-func unixSpecial(m uint32) os.FileMode {
-	var fm os.FileMode
-	if m&0o4000 != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
 }
 
 // libgstreamer1.0-0's postinst (Debian 13) sets capabilities when setcap
@@ -194,4 +180,30 @@ fi
 			t.Errorf("warnings: %v", r.Report.Warnings)
 		}
 	}
+}
+
+// Capability texts and modes come from maintainer scripts: any text gives
+// a value or an error, never a panic, and a value is well formed.
+func FuzzFileCaps(f *testing.F) {
+	for _, s := range []string{"cap_net_raw+p", "=ep cap_sys_admin-ep", "cap_chown,cap_bpf=eip", "all+i-e", "+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		b, err := fileCaps(text)
+		if err == nil && (len(b) != 20 || b[3] != 2) {
+			t.Fatalf("%q: %x", text, b)
+		}
+	})
+}
+
+func FuzzChmodMode(f *testing.F) {
+	for _, s := range []string{"u+s", "go-w,a+X", "2775", "=", "u=rwx,g=rx,o=", "+t"} {
+		f.Add(s, uint32(0o644), false)
+	}
+	f.Fuzz(func(t *testing.T, mode string, cur uint32, dir bool) {
+		cur &= 0o7777
+		if m, ok := chmodMode(mode, cur, dir); ok && m > 0o7777 {
+			t.Fatalf("%q on %04o gives %o", mode, cur, m)
+		}
+	})
 }
